@@ -1,0 +1,53 @@
+# kvchaos: build, test and chaos-run the bundled kvserver.
+# `make chaos` is the main job, `make test` the test command (.ci/run calls it).
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+PKG       := github.com/kvchaos/kvchaos
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_TIME?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
+GINKGO    := $(BIN)/ginkgo
+# Packages with plain Go tests (everything but the Ginkgo suites).
+UNIT_PKGS := ./server/... ./harness/... ./fault/... ./reports/... ./cmd/...
+
+.PHONY: all build tools deps test unit suites chaos fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kvserver ./cmd/kvserver
+	@if [ -d cmd/kvchaos ] && ls cmd/kvchaos/*.go >/dev/null 2>&1; then \
+		$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kvchaos ./cmd/kvchaos; fi
+
+# tools installs the ginkgo CLI at the version pinned in go.mod (a `tool` line).
+tools: $(GINKGO)
+$(GINKGO): go.mod go.sum
+	$(GO) build -o $(GINKGO) github.com/onsi/ginkgo/v2/ginkgo
+
+# deps installs the Debian packages the fault injectors and report tests use,
+# when they are missing and we are root (otherwise those specs skip, saying why).
+deps:
+	@bash .ci/deps
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+unit:
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+# suites runs the Ginkgo suites with the quick profile (CI's).
+suites: tools build
+	$(GINKGO) -r --race --keep-going --label-filter='!slow' --timeout=20m suites
+
+test: deps tools build vet unit suites
+
+chaos: deps tools build
+	$(GINKGO) -r --keep-going --timeout=60m suites
+
+clean:
+	rm -rf $(BIN) reports/artifacts reports/*.xml reports/*.json reports/*.html reports/summary.md
