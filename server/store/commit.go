@@ -1,0 +1,353 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/tidwall/buntdb"
+
+	"github.com/kvchaos/kvchaos/server/wal"
+)
+
+// request is one transaction waiting for the committer.
+type request struct {
+	ops []Op
+	// expire, when set, makes this an internal request that deletes those
+	// keys if they are still expired. Expiry is not logged: an expiry time
+	// is absolute, so a replay drops the key by itself.
+	expire []string
+	// evict, when set, is an internal request that evicts down to the limit.
+	evict bool
+
+	res  TxResult
+	err  error
+	done chan struct{}
+}
+
+// maxGroup caps the transactions grouped into one log write.
+const maxGroup = 1024
+
+// Apply runs ops as one atomic transaction. Transactions that write wait for
+// the log write (and, under SyncAlways, the fsync) that covers them; a
+// read-only transaction reads the committed state directly.
+func (s *Store) Apply(ops []Op) (TxResult, error) {
+	if len(ops) == 0 {
+		return TxResult{Revision: s.rev.Load()}, nil
+	}
+	if readOnly(ops) {
+		return s.applyReadOnly(ops)
+	}
+	return s.submit(&request{ops: ops})
+}
+
+func (s *Store) submit(r *request) (TxResult, error) {
+	r.done = make(chan struct{})
+	s.sendMu.RLock()
+	if s.closed {
+		s.sendMu.RUnlock()
+		return TxResult{}, ErrClosed
+	}
+	s.reqs <- r
+	s.sendMu.RUnlock()
+	<-r.done
+	return r.res, r.err
+}
+
+func readOnly(ops []Op) bool {
+	for i := range ops {
+		if ops[i].Kind == OpSet || ops[i].Kind == OpDelete {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) applyReadOnly(ops []Op) (TxResult, error) {
+	now := s.opts.Now().UnixNano()
+	var res TxResult
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		p := planner{s: s, tx: tx, now: now, rev: s.rev.Load()}
+		var err error
+		res, err = p.run(ops)
+		return err
+	})
+	if err != nil {
+		return TxResult{}, err
+	}
+	for i := range ops {
+		s.idx.touch(ops[i].Key, now)
+	}
+	return res, nil
+}
+
+// commitLoop is the single writer: it takes every waiting transaction,
+// applies them in one buntdb write transaction, writes their log records with
+// one write and at most one fsync, and only then makes them visible and
+// answers their callers (group commit).
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	group := make([]*request, 0, maxGroup)
+	for r := range s.reqs {
+		group = append(group[:0], r)
+		bytes := opBytes(r)
+	drain:
+		for len(group) < maxGroup && bytes < s.opts.MaxGroupBytes {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				bytes += opBytes(r)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
+		for _, r := range group {
+			close(r.done)
+		}
+		s.maybeSnapshot()
+	}
+}
+
+func opBytes(r *request) int64 {
+	var n int64
+	for i := range r.ops {
+		n += int64(len(r.ops[i].Value))
+	}
+	return n
+}
+
+// commitGroup commits a group of requests. Each request succeeds or fails on
+// its own conditions; a log write or fsync error fails every request of the
+// group that wrote, and nothing of them stays visible.
+func (s *Store) commitGroup(group []*request) {
+	now := s.opts.Now().UnixNano()
+	var (
+		buf     []byte
+		wrote   []*request
+		touched = make(map[string]struct{})
+		rev     = s.rev.Load()
+		evicted uint64
+		expired uint64
+		synced  bool
+	)
+	err := s.db.Update(func(tx *buntdb.Tx) (err error) {
+		// A panic inside buntdb's Update would commit the partial
+		// transaction: turn it into an error so it rolls back.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("store: panic in commit: %v\n%s", p, debug.Stack())
+			}
+		}()
+		for _, r := range group {
+			switch {
+			case r.expire != nil:
+				expired += s.expireKeys(tx, r.expire, now, touched)
+				continue
+			case r.evict:
+				n, err := s.evictToLimit(tx, now, rev+1, touched, &buf)
+				if err != nil {
+					r.err = err
+				}
+				if n > 0 {
+					rev++
+					evicted += uint64(n)
+					wrote = append(wrote, r)
+				}
+				continue
+			}
+			p := planner{s: s, tx: tx, now: now, rev: rev + 1}
+			res, err := p.run(r.ops)
+			if err == nil {
+				err = p.fitMemory()
+			}
+			if err != nil {
+				r.err = err
+				continue
+			}
+			rev++
+			res.Revision = rev
+			r.res = res
+			if err := p.apply(touched); err != nil {
+				return err
+			}
+			evicted += uint64(len(p.victims))
+			buf = p.appendRecord(buf)
+			wrote = append(wrote, r)
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		if err := s.wlog.Append(buf); err != nil {
+			return err
+		}
+		if s.opts.Sync == SyncAlways && !mutant.noFsync {
+			start := time.Now()
+			err := s.wlog.Sync(true)
+			s.counters.fsyncs.Add(1)
+			s.counters.fsyncNanos.Add(int64(time.Since(start)))
+			if err != nil {
+				return err
+			}
+			synced = true
+		}
+		return nil
+	})
+	if err != nil {
+		serr := classify(err)
+		s.log.Error("log write failed: transactions not applied", "err", err, "transactions", len(wrote))
+		for _, r := range wrote {
+			r.res, r.err = TxResult{}, serr
+		}
+		s.counters.writeErrors.Add(1)
+		s.degraded.Store(&degradedErr{serr})
+		s.reindex(touched)
+		return
+	}
+	s.rev.Store(rev)
+	s.counters.evictions.Add(evicted)
+	s.counters.expirations.Add(expired)
+	if len(buf) > 0 {
+		s.counters.groups.Add(1)
+		s.counters.commits.Add(uint64(len(wrote)))
+		if synced || s.opts.Sync != SyncAlways {
+			s.degraded.Store(nil)
+		}
+	}
+}
+
+// classify maps a log error to the store's sentinel errors, keeping the
+// original text.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%w: %v", ErrDiskFull, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrIO, err)
+	}
+}
+
+// reindex brings the index back in line with buntdb after a rolled-back
+// group: each touched key is re-read.
+func (s *Store) reindex(touched map[string]struct{}) {
+	now := s.opts.Now().UnixNano()
+	_ = s.db.View(func(tx *buntdb.Tx) error {
+		for k := range touched {
+			if it, ok, _ := s.lookup(tx, k, now); ok {
+				s.idx.put(k, accountedSize(k, len(it.value), it.contentType), it.expiresAt, now)
+			} else {
+				s.idx.remove(k)
+			}
+		}
+		return nil
+	})
+}
+
+// expireKeys deletes the keys that are still expired.
+func (s *Store) expireKeys(tx *buntdb.Tx, keys []string, now int64, touched map[string]struct{}) uint64 {
+	var n uint64
+	for _, k := range keys {
+		v, err := tx.Get(k)
+		if err != nil {
+			continue
+		}
+		if it, err := decodeItem(v); err == nil && it.expired(now) {
+			if _, err := tx.Delete(k); err == nil {
+				s.idx.remove(k)
+				touched[k] = struct{}{}
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// evictToLimit evicts keys until the dataset fits MaxMemory (after a start
+// with a smaller limit than the data), logging the evictions as a transaction.
+func (s *Store) evictToLimit(tx *buntdb.Tx, now int64, rev uint64, touched map[string]struct{}, buf *[]byte) (int, error) {
+	_, total := s.idx.totals()
+	if s.opts.MaxMemory <= 0 || total <= s.opts.MaxMemory || s.opts.Eviction == NoEviction {
+		return 0, nil
+	}
+	victims := s.idx.victims(s.opts.Eviction, total-s.opts.MaxMemory, now, func(string) bool { return false }, mutant.evictWrong)
+	wtx := wal.Tx{Revision: rev, Time: now}
+	for _, k := range victims {
+		if _, err := tx.Delete(k); err == nil {
+			s.idx.remove(k)
+			touched[k] = struct{}{}
+			wtx.Mutations = append(wtx.Mutations, wal.Mutation{Type: wal.Delete, Key: k})
+		}
+	}
+	if len(wtx.Mutations) > 0 {
+		*buf = wal.AppendRecord(*buf, wal.EncodeTx(nil, &wtx))
+	}
+	return len(wtx.Mutations), nil
+}
+
+func (s *Store) enforceLimit() error {
+	_, total := s.idx.totals()
+	if s.opts.MaxMemory <= 0 || total <= s.opts.MaxMemory || s.opts.Eviction == NoEviction {
+		return nil
+	}
+	_, err := s.submit(&request{evict: true})
+	return err
+}
+
+// sweepLoop deletes expired keys: they are already invisible to reads at
+// their expiry instant; the sweep frees their memory.
+func (s *Store) sweepLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		now := s.opts.Now().UnixNano()
+		if next := s.idx.nextExpiry(); next == 0 || next > now {
+			continue
+		}
+		keys := s.idx.expired(now, 4096)
+		if len(keys) == 0 {
+			continue
+		}
+		if _, err := s.submit(&request{expire: keys}); errors.Is(err, ErrClosed) {
+			return
+		}
+	}
+}
+
+// syncLoop fsyncs the log once a second under SyncEverySec. A failure cannot
+// be reported to the callers (they were answered already): it is logged,
+// counted, and /readyz says degraded until a later sync succeeds.
+func (s *Store) syncLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if mutant.noFsync {
+			continue
+		}
+		start := time.Now()
+		err := s.wlog.Sync(false)
+		s.counters.fsyncs.Add(1)
+		s.counters.fsyncNanos.Add(int64(time.Since(start)))
+		if err != nil {
+			s.counters.writeErrors.Add(1)
+			s.log.Error("periodic fsync failed", "err", err)
+			s.degraded.Store(&degradedErr{classify(err)})
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package store
+
+import (
+	"container/heap"
+	"math/rand/v2"
+	"sync"
+)
+
+// KeyOverhead is the number of bytes accounted per key on top of its key,
+// value and content type: an estimate of what buntdb's item, its b-tree slot
+// and this package's index entry cost, so that --max-memory tracks what the
+// process really holds.
+const KeyOverhead = 160
+
+// accountedSize is what one key counts against MaxMemory.
+func accountedSize(key string, valueLen int, contentType string) int64 {
+	return int64(len(key) + valueLen + len(contentType) + KeyOverhead)
+}
+
+// LFU counter parameters, as Redis's: a new key starts at lfuInit, each access
+// raises the logarithmic counter with probability 1/((c-lfuInit)*lfuLogFactor+1),
+// and the counter decays by one per lfuDecayNanos without access.
+const (
+	lfuInit       = 5
+	lfuLogFactor  = 10
+	lfuDecayNanos = int64(60e9)
+	evictSamples  = 16
+)
+
+// keyInfo is the index's view of one live key.
+type keyInfo struct {
+	key        string
+	size       int64
+	expiresAt  int64 // unix nanos, 0 = none
+	prev, next *keyInfo
+	slot       int // position in index.keys
+	freq       uint8
+	lastAccess int64 // unix nanos of the last access (LFU decay, tie break)
+}
+
+// index tracks every live key's accounted size, recency (an exact LRU list),
+// frequency (a Redis-style decaying LFU counter) and expiry. The store's
+// committer is its only writer of keys; readers touch keys concurrently.
+type index struct {
+	mu    sync.Mutex
+	m     map[string]*keyInfo
+	keys  []*keyInfo // for random sampling (LFU)
+	lru   keyInfo    // sentinel: lru.next is the most recent, lru.prev the least
+	total int64
+	exps  expHeap
+	rng   *rand.Rand
+}
+
+func newIndex(seed uint64) *index {
+	ix := &index{m: make(map[string]*keyInfo), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	ix.lru.next, ix.lru.prev = &ix.lru, &ix.lru
+	return ix
+}
+
+func (ix *index) unlink(k *keyInfo) {
+	k.prev.next, k.next.prev = k.next, k.prev
+	k.prev, k.next = nil, nil
+}
+
+func (ix *index) pushFront(k *keyInfo) {
+	k.prev, k.next = &ix.lru, ix.lru.next
+	ix.lru.next.prev = k
+	ix.lru.next = k
+}
+
+// put records key as written now with the given size and expiry.
+func (ix *index) put(key string, size, expiresAt, now int64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	k, ok := ix.m[key]
+	if ok {
+		ix.total -= k.size
+		ix.unlink(k)
+	} else {
+		k = &keyInfo{key: key, slot: len(ix.keys), freq: lfuInit}
+		ix.m[key] = k
+		ix.keys = append(ix.keys, k)
+	}
+	k.size, k.lastAccess = size, now
+	ix.total += size
+	ix.pushFront(k)
+	if expiresAt != k.expiresAt && expiresAt != 0 {
+		heap.Push(&ix.exps, expItem{at: expiresAt, key: key})
+	}
+	k.expiresAt = expiresAt
+	if len(ix.exps) > 2*len(ix.m)+1024 {
+		ix.rebuildExpiries()
+	}
+}
+
+// rebuildExpiries drops stale heap items (keys since rewritten or deleted).
+func (ix *index) rebuildExpiries() {
+	ix.exps = ix.exps[:0]
+	for _, k := range ix.m {
+		if k.expiresAt != 0 {
+			ix.exps = append(ix.exps, expItem{at: k.expiresAt, key: k.key})
+		}
+	}
+	heap.Init(&ix.exps)
+}
+
+// remove forgets key.
+func (ix *index) remove(key string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	k, ok := ix.m[key]
+	if !ok {
+		return
+	}
+	ix.total -= k.size
+	ix.unlink(k)
+	last := ix.keys[len(ix.keys)-1]
+	ix.keys[k.slot] = last
+	last.slot = k.slot
+	ix.keys = ix.keys[:len(ix.keys)-1]
+	delete(ix.m, key)
+}
+
+// touch records a read of key.
+func (ix *index) touch(key string, now int64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	k, ok := ix.m[key]
+	if !ok {
+		return
+	}
+	ix.unlink(k)
+	ix.pushFront(k)
+	k.freq = lfuDecay(k.freq, k.lastAccess, now)
+	if k.freq < 255 {
+		base := float64(int(k.freq) - lfuInit)
+		if base < 0 {
+			base = 0
+		}
+		if ix.rng.Float64() < 1/(base*lfuLogFactor+1) {
+			k.freq++
+		}
+	}
+	k.lastAccess = now
+}
+
+func lfuDecay(freq uint8, last, now int64) uint8 {
+	periods := (now - last) / lfuDecayNanos
+	if periods <= 0 {
+		return freq
+	}
+	if periods >= int64(freq) {
+		return 0
+	}
+	return freq - uint8(periods)
+}
+
+// sizeOf returns key's accounted size, if the key is indexed.
+func (ix *index) sizeOf(key string) (int64, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	k, ok := ix.m[key]
+	if !ok {
+		return 0, false
+	}
+	return k.size, true
+}
+
+func (ix *index) totals() (keys int, bytes int64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.m), ix.total
+}
+
+// victims chooses keys to evict, by policy, until at least need bytes are
+// freed, skipping keys for which skip is true. Keys already expired go first.
+// It returns nil when not enough can be freed. The caller removes them.
+func (ix *index) victims(policy EvictionPolicy, need int64, now int64, skip func(string) bool, mostRecent bool) []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var out []string
+	chosen := make(map[*keyInfo]bool)
+	take := func(k *keyInfo) {
+		chosen[k] = true
+		out = append(out, k.key)
+		need -= k.size
+	}
+	for _, e := range ix.exps {
+		if need <= 0 || e.at > now {
+			break // heap order is only partial: good enough for a head start
+		}
+		if k, ok := ix.m[e.key]; ok && k.expiresAt == e.at && !chosen[k] && !skip(k.key) {
+			take(k)
+		}
+	}
+	switch policy {
+	case LRU:
+		step := func(k *keyInfo) *keyInfo { return k.prev }
+		start := ix.lru.prev
+		if mostRecent { // the evict-wrong mutant
+			step, start = func(k *keyInfo) *keyInfo { return k.next }, ix.lru.next
+		}
+		for k := start; need > 0 && k != &ix.lru; k = step(k) {
+			if !chosen[k] && !skip(k.key) {
+				take(k)
+			}
+		}
+	case LFU:
+		for need > 0 && len(chosen) < len(ix.keys) {
+			var best *keyInfo
+			var bestFreq uint8
+			for range evictSamples {
+				k := ix.keys[ix.rng.IntN(len(ix.keys))]
+				if chosen[k] || skip(k.key) {
+					continue
+				}
+				f := lfuDecay(k.freq, k.lastAccess, now)
+				if best == nil || f < bestFreq || (f == bestFreq && k.lastAccess < best.lastAccess) {
+					best, bestFreq = k, f
+				}
+			}
+			if best == nil {
+				// Samples all excluded: fall back to a scan.
+				for _, k := range ix.keys {
+					if !chosen[k] && !skip(k.key) {
+						best = k
+						break
+					}
+				}
+				if best == nil {
+					break
+				}
+			}
+			take(best)
+		}
+	}
+	if need > 0 {
+		return nil
+	}
+	return out
+}
+
+// expired returns up to limit keys whose expiry is at or before now.
+func (ix *index) expired(now int64, limit int) []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var out []string
+	for len(ix.exps) > 0 && len(out) < limit {
+		e := ix.exps[0]
+		if e.at > now {
+			break
+		}
+		heap.Pop(&ix.exps)
+		if k, ok := ix.m[e.key]; ok && k.expiresAt == e.at {
+			out = append(out, e.key)
+		}
+	}
+	return out
+}
+
+// nextExpiry is the earliest pending expiry (0 when none).
+func (ix *index) nextExpiry() int64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if len(ix.exps) == 0 {
+		return 0
+	}
+	return ix.exps[0].at
+}
+
+type expItem struct {
+	at  int64
+	key string
+}
+
+// expHeap is a min-heap of expiries; stale items (key rewritten or deleted)
+// are skipped when popped.
+type expHeap []expItem
+
+func (h expHeap) Len() int           { return len(h) }
+func (h expHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h expHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expHeap) Push(x any)        { *h = append(*h, x.(expItem)) }
+func (h *expHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
