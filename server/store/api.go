@@ -197,7 +197,7 @@ type Stats struct {
 	FsyncSeconds  float64 // total time spent in fsync
 	WriteErrors   uint64
 
-	RecoveryDuration time.Duration
+	RecoveryDuration   time.Duration
 	RecoveredTornBytes int64 // bytes cut from a torn log tail at the last start
 
 	// Degraded is non-nil while the last log write failed and no later one

@@ -90,8 +90,8 @@ type degradedErr struct{ err error }
 
 type counters struct {
 	evictions, expirations, commits, groups, fsyncs, writeErrors, snapshots atomic.Uint64
-	fsyncNanos, snapshotBytes, tornBytes                                     atomic.Int64
-	recovery                                                                 atomic.Int64
+	fsyncNanos, snapshotBytes, tornBytes                                    atomic.Int64
+	recovery                                                                atomic.Int64
 }
 
 // Open opens (creating if needed) the data directory, takes its lock, loads

@@ -149,4 +149,3 @@ func readSnapshot(path string, data []byte, fn func(e *Entry) error) (SnapshotIn
 	}
 	return info, nil
 }
-
