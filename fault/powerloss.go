@@ -1,0 +1,164 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kvchaos/kvchaos/fault/lazyfs"
+)
+
+// PowerLoss cuts the power under the server: Setup mounts the data dir on a
+// lazyfs FUSE filesystem (see package lazyfs for exactly what it keeps),
+// which holds every byte not yet fsynced in memory. Inject SIGKILLs the
+// server, waits for it to die, throws away every unsynced byte, unmounts and
+// mounts the same backing dir again, so the server can be restarted on the
+// data dir as a machine would boot on its disk. A SIGKILL alone cannot tell
+// `--sync always` from `--sync never` (the page cache survives a process
+// crash); this can. Needs root and /dev/fuse.
+type PowerLoss struct {
+	mu      sync.Mutex
+	base    string // kvchaos-powerloss-*: disk/ (backing) and data/ (mount)
+	fs      *lazyfs.FS
+	dropped int64
+	pid     int
+}
+
+var (
+	_ Injector = (*PowerLoss)(nil)
+	_ Prober   = (*PowerLoss)(nil)
+	_ Preparer = (*PowerLoss)(nil)
+)
+
+// Name returns "power-loss".
+func (*PowerLoss) Name() string { return "power-loss" }
+
+// Probe needs root (DirectMount) and /dev/fuse.
+func (*PowerLoss) Probe() error {
+	if !isRoot() {
+		return fmt.Errorf("mount a FUSE filesystem: %w", errNotRoot)
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("no /dev/fuse: %w", ErrUnsupported)
+	}
+	return nil
+}
+
+// Setup mounts the lazy filesystem and returns its (empty) root as the data
+// dir.
+func (p *PowerLoss) Setup(context.Context) (string, error) {
+	if err := p.Probe(); err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	base, err := os.MkdirTemp("", "kvchaos-powerloss-")
+	if err != nil {
+		return "", fmt.Errorf("power-loss setup: %w", err)
+	}
+	p.base = base
+	for _, d := range []string{"disk", "data"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
+			return "", fmt.Errorf("power-loss setup: %w", err)
+		}
+	}
+	if err := p.mount(); err != nil {
+		return "", err
+	}
+	return p.fs.Mountpoint(), nil
+}
+
+func (p *PowerLoss) mount() error {
+	fs, err := lazyfs.Mount(filepath.Join(p.base, "data"), filepath.Join(p.base, "disk"))
+	if err != nil {
+		return fmt.Errorf("power-loss: %w", err)
+	}
+	p.fs = fs
+	return nil
+}
+
+// Backing returns the directory that holds the durable data (what a disk
+// would keep).
+func (p *PowerLoss) Backing() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return filepath.Join(p.base, "disk")
+}
+
+// Unsynced returns how many bytes (whole pages) are not yet fsynced.
+func (p *PowerLoss) Unsynced() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fs == nil {
+		return 0
+	}
+	return p.fs.Unsynced()
+}
+
+// Dropped returns how many unsynced bytes (whole pages) the last Inject threw
+// away.
+func (p *PowerLoss) Dropped() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
+}
+
+// Detail says what was lost.
+func (p *PowerLoss) Detail() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("killed %d, dropped %d unsynced bytes", p.pid, p.dropped)
+}
+
+// Inject kills t's process, drops the unsynced data and remounts. A write
+// the kernel handed to the filesystem just before the kill may still land:
+// that is a write that completed before the power went.
+func (p *PowerLoss) Inject(ctx context.Context, t Target) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fs == nil {
+		return errors.New("power-loss: not set up")
+	}
+	p.pid = t.Pid()
+	if alive(p.pid) {
+		if err := signal(p.pid, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("power-loss: %w", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := waitDead(wctx, p.pid); err != nil {
+			return fmt.Errorf("power-loss: %w", err)
+		}
+	}
+	p.dropped = p.fs.DropUnsynced()
+	if err := p.fs.Unmount(); err != nil {
+		return fmt.Errorf("power-loss: %w", err)
+	}
+	p.fs = nil
+	return p.mount()
+}
+
+// Teardown unmounts and removes everything Setup made. Safe to call more
+// than once.
+func (p *PowerLoss) Teardown(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	if p.fs != nil {
+		errs = append(errs, p.fs.Unmount())
+		p.fs = nil
+	}
+	if p.base != "" {
+		errs = append(errs, os.RemoveAll(p.base))
+		p.base = ""
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("power-loss teardown: %w", err)
+	}
+	return nil
+}
