@@ -123,6 +123,21 @@ func (c *CPUStarve) cycle(pid int, stop, done chan struct{}) {
 	}
 }
 
+// Throttled returns how many CFS periods the cgroup quota throttled the
+// process so far (0 in duty-cycle mode or when not injected).
+func (c *CPUStarve) Throttled() (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cg == nil {
+		return 0, nil
+	}
+	n, err := c.cg.stat("cpu.stat", "nr_throttled")
+	if err != nil {
+		return 0, fmt.Errorf("cpu-starve: %w", err)
+	}
+	return n, nil
+}
+
 // Heal restores full CPU.
 func (c *CPUStarve) Heal(context.Context) error {
 	c.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -21,6 +22,7 @@ type victim struct {
 	done  chan struct{}
 	state *os.ProcessState
 	lines chan string // its stdout, line by line
+	stdin io.WriteCloser
 }
 
 func (v *victim) Pid() int        { return v.cmd.Process.Pid }
@@ -36,10 +38,14 @@ func startVictim(t *testing.T, dir string, name string, args ...string) *victim 
 	if err != nil {
 		t.Fatal(err)
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	v := &victim{cmd: cmd, dir: dir, done: make(chan struct{}), lines: make(chan string, 1000)}
+	v := &victim{cmd: cmd, dir: dir, done: make(chan struct{}), lines: make(chan string, 1000), stdin: in}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
