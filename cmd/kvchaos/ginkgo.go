@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+)
+
+// ginkgoEnv overrides where the ginkgo CLI is found.
+const ginkgoEnv = "KVCHAOS_GINKGO"
+
+// ginkgoCommand returns the command prefix that runs the pinned ginkgo CLI:
+// $KVCHAOS_GINKGO, else bin/ginkgo next to this binary (what `make tools`
+// builds), else `go tool ginkgo` (the tool line in go.mod pins it; this
+// needs the working directory inside the kvchaos module).
+func ginkgoCommand() ([]string, error) {
+	if p := os.Getenv(ginkgoEnv); p != "" {
+		return []string{p}, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "ginkgo")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return []string{p}, nil
+		}
+	}
+	if gobin, err := exec.LookPath("go"); err == nil {
+		return []string{gobin, "tool", "ginkgo"}, nil
+	}
+	return nil, errors.New("ginkgo CLI not found: run `make tools`, or set " + ginkgoEnv)
+}
+
+// ginkgoRun is one invocation of the ginkgo CLI.
+type ginkgoRun struct {
+	Report      string // --json-report path (absolute)
+	Seed        int64
+	LabelFilter string
+	Focus       string
+	Parallel    bool
+	Repeat      int
+	UntilFails  bool
+	Timeout     string
+	Suites      []string
+	Recursive   bool
+}
+
+// args builds ginkgo's arguments. --keep-going so a failing suite does not
+// turn the later ones into empty placeholders; no --flake-attempts, so a
+// chaos failure is never retried into a pass.
+func (g ginkgoRun) args() []string {
+	a := []string{"--keep-going", "--no-color", "--json-report=" + g.Report, "--seed=" + strconv.FormatInt(g.Seed, 10)}
+	if g.Recursive {
+		a = append([]string{"-r"}, a...)
+	}
+	if g.LabelFilter != "" {
+		a = append(a, "--label-filter="+g.LabelFilter)
+	}
+	if g.Focus != "" {
+		a = append(a, "--focus="+g.Focus)
+	}
+	if g.Parallel {
+		a = append(a, "-p")
+	}
+	if g.Repeat > 0 {
+		a = append(a, "--repeat="+strconv.Itoa(g.Repeat))
+	}
+	if g.UntilFails {
+		a = append(a, "--until-it-fails")
+	}
+	if g.Timeout != "" {
+		a = append(a, "--timeout="+g.Timeout)
+	}
+	return append(a, g.Suites...)
+}
+
+// runGinkgo runs ginkgo with extra env, copying its output to out, and
+// returns its exit code (non-zero when a spec failed). The error is for
+// failing to run it at all.
+func runGinkgo(ctx context.Context, argv []string, env map[string]string, out io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), envList(env)...)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	// On Ctrl-C the terminal sends SIGINT to ginkgo too; give it time to
+	// run its cleanup (DeferCleanup heals faults) instead of killing it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 0
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("run ginkgo: %w", err)
+	}
+	return 0, nil
+}

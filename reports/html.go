@@ -1,0 +1,194 @@
+package reports
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kvchaos/kvchaos/harness/artifact"
+)
+
+//go:embed index.html.tmpl
+var indexTemplate string
+
+var page = template.Must(template.New("index").Funcs(template.FuncMap{
+	"figure":   formatFigure,
+	"duration": formatDuration,
+	"seconds":  func(f float64) string { return fmt.Sprintf("%.2f s", f) },
+	"bytes":    formatBytes,
+	"membytes": func(b uint64) string { return formatBytes(float64(b)) },
+	"inc":      func(i int) int { return i + 1 },
+	"join":     strings.Join,
+}).Parse(indexTemplate))
+
+// view is what the template reads.
+type view struct {
+	Run       *Run
+	Counts    Counts
+	Failed    bool
+	Generated time.Time
+	Version   map[string]any
+	Failures  []specView
+	Suites    []suiteView
+	Trend     template.HTML
+	TrendLen  int
+	Errors    []string
+}
+
+type suiteView struct {
+	Suite
+	Specs []specView
+}
+
+type specView struct {
+	Spec
+	Number  int // failure number, 0 when it did not fail
+	Anchor  string
+	Figures []figureRow
+	Faults  []artifact.FaultEvent
+	Links   []link
+	Charts  []template.HTML
+	Ops     int
+}
+
+type figureRow struct {
+	Name  string
+	Value float64
+}
+
+type link struct{ Text, Href string }
+
+// WriteHTML renders the run as one self-contained HTML file: inline CSS,
+// inline SVG charts, no scripts and no external references, so it opens
+// from disk and from a CI artifact store alike. trend is the run history
+// to chart (oldest first; nil for none).
+func WriteHTML(run *Run, trend []TrendPoint, w io.Writer) error {
+	v := view{Run: run, Counts: run.Counts(), Failed: run.Failed(), Generated: time.Now().UTC(),
+		Version: run.Meta.Target.Version, TrendLen: len(trend)}
+	n := 0
+	for _, s := range run.Suites {
+		sv := suiteView{Suite: s}
+		for i, sp := range s.Specs {
+			spv := specView{Spec: sp, Anchor: fmt.Sprintf("s%d-%d", len(v.Suites), i)}
+			if sp.Failed {
+				n++
+				spv.Number = n
+			}
+			if err := fill(run.Dir, &spv); err != nil {
+				v.Errors = append(v.Errors, fmt.Sprintf("%s: %v", sp.Text, err))
+			}
+			if v.Version == nil && sp.Evidence != nil {
+				v.Version = sp.Evidence.Spec.ServerVersion
+			}
+			if sp.Failed {
+				v.Failures = append(v.Failures, spv)
+			}
+			sv.Specs = append(sv.Specs, spv)
+		}
+		v.Suites = append(v.Suites, sv)
+	}
+	var err error
+	if v.Trend, err = trendChart(trend); err != nil {
+		v.Errors = append(v.Errors, err.Error())
+	}
+	if err := page.Execute(w, v); err != nil {
+		return fmt.Errorf("render html: %w", err)
+	}
+	return nil
+}
+
+// fill derives a spec's tables, links and charts from its evidence.
+func fill(dir string, sv *specView) error {
+	for k, val := range sv.Spec.Figures {
+		sv.Figures = append(sv.Figures, figureRow{k, val})
+	}
+	sort.Slice(sv.Figures, func(i, j int) bool { return sv.Figures[i].Name < sv.Figures[j].Name })
+	ev := sv.Evidence
+	if ev == nil {
+		return nil
+	}
+	sv.Faults = ev.Faults
+	sv.Ops = len(ev.History)
+	rel := func(name string) string {
+		p := filepath.Join(ev.Dir, name)
+		ad, err1 := filepath.Abs(dir)
+		ap, err2 := filepath.Abs(p)
+		if err1 == nil && err2 == nil {
+			if r, err := filepath.Rel(ad, ap); err == nil {
+				p = r
+			}
+		}
+		return filepath.ToSlash(p)
+	}
+	sv.Links = append(sv.Links, link{"artifact folder", rel("") + "/"})
+	for _, f := range []string{artifact.ServerLogFile, artifact.HistoryFile, artifact.FaultsFile, artifact.ResourcesFile, artifact.SpecFile} {
+		if _, err := os.Stat(filepath.Join(ev.Dir, f)); err == nil {
+			sv.Links = append(sv.Links, link{f, rel(f)})
+		}
+	}
+	if ev.Porcupine {
+		sv.Links = append(sv.Links, link{"porcupine visualisation", rel(artifact.PorcupineFile)})
+	}
+	if ev.Data {
+		sv.Links = append(sv.Links, link{"data dir", rel(artifact.DataDir) + "/"})
+	}
+	tput, lat, err := opCharts(ev)
+	if err != nil {
+		return err
+	}
+	rss, cpu, err := resourceCharts(ev)
+	if err != nil {
+		return err
+	}
+	for _, c := range []template.HTML{tput, lat, rss, cpu} {
+		if c != "" {
+			sv.Charts = append(sv.Charts, c)
+		}
+	}
+	return nil
+}
+
+// formatFigure prints a figure with the unit its name carries.
+func formatFigure(name string, v float64) string {
+	switch {
+	case strings.HasSuffix(name, "_bytes"):
+		return formatBytes(v)
+	case strings.HasSuffix(name, "_ms"):
+		return fmt.Sprintf("%.3g ms", v)
+	case strings.HasSuffix(name, "_per_sec"):
+		return fmt.Sprintf("%.0f /s", v)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+func formatBytes(v float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for math.Abs(v) >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
