@@ -133,8 +133,8 @@ func runSuites(ctx context.Context, cfg Config, f runFlags, stdout io.Writer) er
 	env["KVCHAOS_ARTIFACTS_DIR"] = filepath.Join(out, "artifacts")
 	argv := append(ginkgo, g.args()...)
 	meta := reports.Meta{Started: time.Now().UTC(), Seed: cfg.Seed, Commit: gitCommit(), Version: version,
-		Target:      reports.Target{Binary: cfg.Target.Binary, Args: cfg.Target.Args},
-		Suites:      cfg.Suites, LabelFilter: cfg.Labels, Focus: cfg.Focus, Env: env,
+		Target: reports.Target{Binary: cfg.Target.Binary, Args: cfg.Target.Args},
+		Suites: cfg.Suites, LabelFilter: cfg.Labels, Focus: cfg.Focus, Env: env,
 		Command: argv, Machine: machine()}
 	if err := writeMeta(out, meta); err != nil {
 		return err
