@@ -27,9 +27,6 @@ type request struct {
 	done chan struct{}
 }
 
-// maxGroup caps the transactions grouped into one log write.
-const maxGroup = 1024
-
 // Apply runs ops as one atomic transaction. Transactions that write wait for
 // the log write (and, under SyncAlways, the fsync) that covers them; a
 // read-only transaction reads the committed state directly.
@@ -89,12 +86,12 @@ func (s *Store) applyReadOnly(ops []Op) (TxResult, error) {
 // answers their callers (group commit).
 func (s *Store) commitLoop() {
 	defer close(s.done)
-	group := make([]*request, 0, maxGroup)
+	group := make([]*request, 0, s.opts.MaxGroup)
 	for r := range s.reqs {
 		group = append(group[:0], r)
 		bytes := opBytes(r)
 	drain:
-		for len(group) < maxGroup && bytes < s.opts.MaxGroupBytes {
+		for len(group) < s.opts.MaxGroup && bytes < s.opts.MaxGroupBytes {
 			select {
 			case r, ok := <-s.reqs:
 				if !ok {

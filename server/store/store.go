@@ -35,6 +35,9 @@ type Options struct {
 	CompactMinBytes int64
 	// MaxGroupBytes caps the values grouped into one log write; default 64 MiB.
 	MaxGroupBytes int64
+	// MaxGroup caps the transactions grouped into one log write (and one
+	// fsync); default 1024. 1 turns group commit off (for measuring it).
+	MaxGroup int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -51,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CompactMinBytes <= 0 {
 		o.CompactMinBytes = 64 << 20
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = 1024
 	}
 	if o.MaxGroupBytes <= 0 {
 		o.MaxGroupBytes = 64 << 20
