@@ -1,0 +1,58 @@
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// benchServe runs one request per iteration through the handler, with a
+// fresh body reader each time, and fails on an unexpected status.
+func benchServe(b *testing.B, h http.Handler, method string, target func(i int) string, body string, ok func(code int) bool) {
+	b.Helper()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		req := httptest.NewRequest(method, target(i), strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if !ok(rec.Code) {
+			b.Fatalf("%s: %d %s", method, rec.Code, rec.Body.String())
+		}
+	}
+}
+
+// isSuccess accepts 200 and 201.
+func isSuccess(code int) bool { return code == http.StatusOK || code == http.StatusCreated }
+
+// benchStore is the store the benchmarks run against; it measures the HTTP
+// layer's own cost.
+func benchStore() Store { return newFakeStore() }
+
+func BenchmarkPut(b *testing.B) {
+	s := newTestServer(Config{}, benchStore())
+	value := strings.Repeat("v", 256)
+	benchServe(b, s, "PUT", func(i int) string { return "/api/v1/kv/key-" + strconv.Itoa(i%1000) }, value, isSuccess)
+}
+
+func BenchmarkGet(b *testing.B) {
+	s := newTestServer(Config{}, benchStore())
+	for i := range 1000 {
+		serve(b, s, request{method: "PUT", target: "/api/v1/kv/key-" + strconv.Itoa(i), body: strings.Repeat("v", 256)})
+	}
+	benchServe(b, s, "GET", func(i int) string { return "/api/v1/kv/key-" + strconv.Itoa(i%1000) }, "", isSuccess)
+}
+
+func BenchmarkBatch(b *testing.B) {
+	s := newTestServer(Config{}, benchStore())
+	var ops []string
+	for i := range 10 {
+		k := strconv.Itoa(i)
+		ops = append(ops, `{"op":"set","key":"k`+k+`","value":"`+strings.Repeat("v", 64)+`"}`, `{"op":"get","key":"k`+k+`"}`)
+	}
+	body := `{"ops":[` + strings.Join(ops, ",") + `]}`
+	benchServe(b, s, "POST", func(int) string { return "/api/v1/kv/batch" }, body, isSuccess)
+}
