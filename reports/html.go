@@ -186,7 +186,7 @@ func formatBytes(v float64) string {
 func formatDuration(d time.Duration) string {
 	switch {
 	case d < time.Millisecond:
-		return d.String()
+		return d.Round(time.Microsecond).String()
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
 	}

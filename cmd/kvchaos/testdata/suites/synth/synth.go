@@ -45,7 +45,10 @@ func Record(ev Evidence) {
 		root = "reports/artifacts"
 	}
 	dir := filepath.Join(root, id)
-	Expect(os.MkdirAll(filepath.Join(dir, artifact.DataDir), 0o755)).To(Succeed())
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	if ev.Failed {
+		Expect(os.MkdirAll(filepath.Join(dir, artifact.DataDir), 0o755)).To(Succeed())
+	}
 
 	seed := GinkgoRandomSeed()
 	rng := rand.New(rand.NewSource(seed + int64(sum[0])))
@@ -83,6 +86,7 @@ func Record(ev Evidence) {
 	Expect(os.WriteFile(filepath.Join(dir, artifact.ServerLogFile), []byte(ev.ServerLog), 0o644)).To(Succeed())
 	if ev.Failed {
 		Expect(os.WriteFile(filepath.Join(dir, artifact.PorcupineFile), []byte("<html><body>synthetic</body></html>"), 0o644)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(dir, artifact.DataDir, "kv.db"), []byte("*3\r\n$3\r\nset\r\n"), 0o644)).To(Succeed())
 	}
 
 	figures := artifact.Figures{}
