@@ -132,7 +132,7 @@ func TestHTMLIsSelfContainedAndFailuresComeFirst(t *testing.T) {
 		`href="artifacts/store-keeps-acknowledged-writes-b774ad/porcupine.html"`,
 		`href="artifacts/store-keeps-acknowledged-writes-b774ad/data/"`,
 		"no /dev/fuse on this machine", // skip reason
-		"power-loss", "SIGSTOP 1.2s", // fault tables
+		"power-loss", "SIGSTOP 1.2s",   // fault tables
 		"/bin/false", "synthetic", // target and its version
 	} {
 		if !strings.Contains(doc, want) {
