@@ -18,6 +18,10 @@ import (
 type Log struct {
 	dir string
 
+	// syncMu serialises Sync with Rotate and Close, so that the fsync
+	// itself runs without mu: appends (and the readers waiting behind the
+	// committer) are not held up by a periodic fsync.
+	syncMu sync.Mutex
 	mu     sync.Mutex
 	f      *os.File
 	path   string
@@ -101,18 +105,25 @@ func (l *Log) Append(buf []byte) error {
 
 // Sync fsyncs the current segment. When sync fails, the bytes written since
 // the last successful sync are cut away again if cutBack is set (the callers
-// of those writes have not been answered), so that a later successful fsync
-// never makes a failed transaction durable.
+// of those writes have not been answered, and no write may run concurrently),
+// so that a later successful fsync never makes a failed transaction durable.
 func (l *Log) Sync(cutBack bool) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
+	f, end, path := l.f, l.end, l.path
+	done := l.synced == l.end && !l.dirty
+	l.mu.Unlock()
+	if f == nil {
 		return errors.New("log closed")
 	}
-	if l.synced == l.end && !l.dirty {
+	if done {
 		return nil
 	}
-	if err := l.f.Sync(); err != nil {
+	err := f.Sync()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
 		if cutBack {
 			l.end = l.synced
 			l.dirty = true
@@ -120,9 +131,11 @@ func (l *Log) Sync(cutBack bool) error {
 				l.dirty = false
 			}
 		}
-		return fmt.Errorf("fsync log %s: %w", l.path, err)
+		return fmt.Errorf("fsync log %s: %w", path, err)
 	}
-	l.synced = l.end
+	if end > l.synced {
+		l.synced = end
+	}
 	return nil
 }
 
@@ -132,6 +145,8 @@ func (l *Log) Rotate(first uint64) error {
 	if err := l.Sync(false); err != nil {
 		return err
 	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.end == 0 {
@@ -172,6 +187,8 @@ func (l *Log) Path() string {
 // Close fsyncs and closes the log.
 func (l *Log) Close() error {
 	err := l.Sync(false)
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
