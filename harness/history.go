@@ -28,16 +28,38 @@ const (
 type ValueRef struct {
 	SHA256 string `json:"sha256"`
 	Len    int    `json:"len"`
+	// Inline is the value itself when it is short printable text (a bank
+	// balance, a counter), so checkers can read it back from a history.
+	Inline string `json:"inline,omitempty"`
 }
+
+// InlineMax is the longest value a ValueRef carries inline.
+const InlineMax = 32
 
 // RefOf returns the ValueRef of b.
 func RefOf(b []byte) ValueRef {
 	sum := sha256.Sum256(b)
-	return ValueRef{SHA256: hex.EncodeToString(sum[:]), Len: len(b)}
+	r := ValueRef{SHA256: hex.EncodeToString(sum[:]), Len: len(b)}
+	if len(b) <= InlineMax && printable(b) {
+		r.Inline = string(b)
+	}
+	return r
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // String is a short form for messages: the first 12 hex digits and the length.
 func (r ValueRef) String() string {
+	if r.Inline != "" || r.Len == 0 {
+		return fmt.Sprintf("%q", r.Inline)
+	}
 	if len(r.SHA256) < 12 {
 		return fmt.Sprintf("sha256:%s (%d bytes)", r.SHA256, r.Len)
 	}

@@ -347,11 +347,53 @@ func (t *Target) Kill() error {
 // Terminate sends SIGTERM and returns at once; Wait waits for the exit.
 func (t *Target) Terminate() error { return t.signal(syscall.SIGTERM) }
 
-// Pause sends SIGSTOP: the process stops answering but keeps its sockets.
-func (t *Target) Pause() error { return t.signal(syscall.SIGSTOP) }
+// Pause sends SIGSTOP and returns once the kernel shows the process stopped
+// (signal delivery is asynchronous): it stops answering but keeps its
+// sockets.
+func (t *Target) Pause() error {
+	if err := t.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return t.waitState(true)
+}
 
-// Resume sends SIGCONT.
-func (t *Target) Resume() error { return t.signal(syscall.SIGCONT) }
+// Resume sends SIGCONT and returns once the process runs again.
+func (t *Target) Resume() error {
+	if err := t.signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	return t.waitState(false)
+}
+
+// waitState polls /proc/PID/stat until the process is (or is no longer) in
+// the stopped state, for up to 5 s.
+func (t *Target) waitState(stopped bool) error {
+	pid := t.Pid()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := procState(pid)
+		if err != nil || (st == 'T') == stopped {
+			return nil // a vanished process is not ours to wait for
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pid %d still in state %c", pid, st)
+		}
+		time.Sleep(time.Millisecond) // polling the kernel: no event to wait on
+	}
+}
+
+// procState is the state letter of /proc/PID/stat (R, S, T...).
+func procState(pid int) (byte, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return b[i+2], nil
+}
 
 // Signal sends any signal to the running process.
 func (t *Target) Signal(sig syscall.Signal) error { return t.signal(sig) }

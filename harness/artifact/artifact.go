@@ -65,6 +65,26 @@ type Spec struct {
 	// FaultSchedule is the fault plan as it actually ran (seeded choices).
 	FaultSchedule []FaultEvent `json:"fault_schedule,omitempty"`
 	Failed        bool         `json:"failed"`
+	// Checks are the checkers the spec ran over its history, with their
+	// parameters, so `kvchaos recheck` can run them again.
+	Checks []CheckSpec `json:"checks,omitempty"`
+}
+
+// CheckSpec names one checker run over a spec's history and its parameters
+// (harness/check.Run runs one).
+type CheckSpec struct {
+	// Name is the checker: "linearizability", "durability", "integrity",
+	// "atomicity" or "counter".
+	Name string `json:"name"`
+	// From is the run-clock second where a durability check's final reads
+	// start (writes before it must have survived).
+	From float64 `json:"from,omitempty"`
+	// Keys are an atomicity check's accounts, or a counter check's key.
+	Keys []string `json:"keys,omitempty"`
+	// Total is the sum the accounts must always have.
+	Total int64 `json:"total,omitempty"`
+	// TimeoutSeconds bounds a linearizability check (0: the default).
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
 }
 
 // Outcome of a recorded operation, Jepsen's convention.

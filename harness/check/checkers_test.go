@@ -1,0 +1,143 @@
+package check
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/artifact"
+)
+
+// verdict fails t unless res matches want ("" = pass, else a substring).
+func verdict(t *testing.T, res Result, want string) {
+	t.Helper()
+	err := res.Err()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("want a pass, got %v", err)
+	case want != "" && err == nil:
+		t.Fatalf("planted violation not found: %s", res)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Fatalf("failure %q does not say %q", err, want)
+	}
+}
+
+func TestDurable(t *testing.T) {
+	const restart = 10.0
+	tests := []struct {
+		name string
+		h    *hb
+		want string
+	}{
+		{"last write survives", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(0, "k", "b", 11, 12, 2), ""},
+		{"lost write", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "", 11, 12, 0), "lost write"},
+		{"rolled back to an older value", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(0, "k", "a", 11, 12, 1), "an older value"},
+		{"concurrent writes: either survives", new(hb).put(0, "k", "a", 0, 3, 1).put(1, "k", "b", 1, 2, 2).get(0, "k", "a", 11, 12, 1), ""},
+		{"unknown write may survive", new(hb).put(0, "k", "a", 0, 1, 1).putUnknown(1, "k", "b", 2, 3).get(0, "k", "b", 11, 12, 3), ""},
+		{"unknown write may vanish", new(hb).put(0, "k", "a", 0, 1, 1).putUnknown(1, "k", "b", 2, 3).get(0, "k", "a", 11, 12, 1), ""},
+		{"acked delete stays deleted", new(hb).put(0, "k", "a", 0, 1, 1).del(0, "k", 2, 3, 2, true).get(0, "k", "a", 11, 12, 1), "lost write"},
+		{"batch write lost", new(hb).batch(0, []harness.BatchOp{harness.Set("a", []byte("1")), harness.Set("b", []byte("2"))}, 0, 1, 1, nil, -1).
+			get(0, "a", "1", 11, 12, 1).get(0, "b", "", 11, 12, 0), `key "b": lost write`},
+		{"writes after the restart are not judged", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 11, 12, 2).get(0, "k", "b", 13, 14, 2).get(0, "k", "a", 10.5, 10.6, 1), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { verdict(t, Durable(tt.h.ops, restart), tt.want) })
+	}
+}
+
+func TestIntegrity(t *testing.T) {
+	tests := []struct {
+		name string
+		h    *hb
+		want string
+	}{
+		{"read what was written", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "a", 2, 3, 1), ""},
+		{"corrupt bytes", new(hb).put(0, "k", "abc", 0, 1, 1).get(0, "k", "abd", 2, 3, 1), "no client ever wrote"},
+		{"value of another key", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "j", "b", 0, 1, 2).get(0, "k", "b", 2, 3, 2), `written to key "j"`},
+		{"failed write's value is not valid", new(hb).cas(0, "k", "x", 5, 0, 1, 0, false).get(0, "k", "x", 2, 3, 1), "no client ever wrote"},
+		{"batch get checked too", new(hb).put(0, "k", "a", 0, 1, 1).
+			batch(0, []harness.BatchOp{harness.GetOp("k")}, 2, 3, 1, []harness.BatchResult{getRes("k", "zz", 1)}, -1), "no client ever wrote"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { verdict(t, Integrity(tt.h.ops), tt.want) })
+	}
+}
+
+func TestAtomicity(t *testing.T) {
+	accounts := []string{"a", "b"}
+	snapshot := func(h *hb, a, b string, at float64) *hb {
+		return h.batch(1, []harness.BatchOp{harness.GetOp("a"), harness.GetOp("b")}, at, at+0.1, 0,
+			[]harness.BatchResult{getRes("a", a, 1), getRes("b", b, 1)}, -1)
+	}
+	tests := []struct {
+		name string
+		h    *hb
+		want string
+	}{
+		{"total kept", snapshot(snapshot(new(hb), "50", "50", 1), "30", "70", 2), ""},
+		{"half a transfer", snapshot(snapshot(new(hb), "50", "50", 1), "30", "50", 2), "sums to 80, want 100"},
+		{"account missing", snapshot(new(hb), "100", "", 1), "missing"},
+		{"no snapshot", new(hb).put(0, "a", "50", 0, 1, 1), "inconclusive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { verdict(t, Atomicity(tt.h.ops, accounts, 100), tt.want) })
+	}
+}
+
+func TestCounter(t *testing.T) {
+	incs := func(h *hb, n int) *hb {
+		for i := 0; i < n; i++ {
+			h.cas(i, "c", "x", uint64(i+1), float64(i), float64(i)+0.5, uint64(i+2), true)
+		}
+		return h
+	}
+	tests := []struct {
+		name string
+		h    *hb
+		want string
+	}{
+		{"all counted", incs(new(hb).put(0, "c", "0", -1, -0.5, 1), 3).get(0, "c", "3", 10, 11, 4), ""},
+		{"lost update", incs(new(hb).put(0, "c", "0", -1, -0.5, 1), 3).get(0, "c", "2", 10, 11, 4), "lost update: 3 increments were acknowledged but the counter reads 2"},
+		{"too many", incs(new(hb).put(0, "c", "0", -1, -0.5, 1), 3).get(0, "c", "5", 10, 11, 4), "more than the 3 acknowledged"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { verdict(t, Counter(tt.h.ops, "c", 10), tt.want) })
+	}
+}
+
+func TestRecheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		h      *hb
+		checks []artifact.CheckSpec
+		want   string
+	}{
+		{"clean history", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "a", 11, 12, 1),
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}, {Name: NameLinearizable}}, ""},
+		{"default checks find a stale read", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(1, "k", "a", 4, 5, 1), nil, "stale read"},
+		{"durability from spec.json", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "", 11, 12, 0),
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, "lost write"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			spec := artifact.Spec{Text: tt.name, Seed: 7, Checks: tt.checks}
+			if err := harness.WriteJSON(filepath.Join(dir, artifact.SpecFile), spec); err != nil {
+				t.Fatal(err)
+			}
+			if err := harness.WriteJSON(filepath.Join(dir, artifact.HistoryFile), tt.h.ops); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := Recheck(dir, &out)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("recheck: %v\n%s", err, out.String())
+			case tt.want != "" && (err == nil || !strings.Contains(out.String(), tt.want)):
+				t.Fatalf("recheck err %v, output:\n%s", err, out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package check
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/kvchaos/kvchaos/harness/artifact"
+)
+
+// Durable checks that every write acknowledged before from (run-clock
+// seconds, typically the moment of a crash or restart) survived: each read
+// that starts at or after from must see, for its key, the last acknowledged
+// write or a write that was concurrent with it or unknown (a write whose
+// outcome is unknown may or may not have happened). Keys written with a TTL
+// are skipped. Writes at or after from are not considered; reads of keys
+// that were never written before from are not checked.
+func Durable(h []artifact.Op, from float64) Result {
+	res := Result{Check: NameDurable}
+	writes := map[string][]effect{}
+	ttl := map[string]bool{}
+	rewritten := map[string]float64{} // key -> first write call at or after from
+	for _, op := range h {
+		for _, e := range writeEffects(op) {
+			if op.Call >= from {
+				if t, ok := rewritten[e.Key]; !ok || op.Call < t {
+					rewritten[e.Key] = op.Call
+				}
+				continue
+			}
+			writes[e.Key] = append(writes[e.Key], e)
+			ttl[e.Key] = ttl[e.Key] || e.TTL
+		}
+	}
+	// The earliest read of each key after from, before it was written again.
+	first := map[string]read{}
+	for _, op := range h {
+		if op.Call < from {
+			continue
+		}
+		for _, r := range reads(op) {
+			if t, ok := rewritten[r.Key]; ok && op.Call >= t {
+				continue
+			}
+			if f, ok := first[r.Key]; !ok || op.Call < f.Op.Call {
+				first[r.Key] = r
+			}
+		}
+	}
+	for _, key := range sortedKeys(first) {
+		ws, ok := writes[key]
+		if !ok || ttl[key] {
+			continue
+		}
+		res.Checked++
+		if v, bad := durableViolation(first[key], ws); bad {
+			res.Violations = append(res.Violations, v)
+		}
+	}
+	return res
+}
+
+// durableViolation compares a read with the writes that may be current.
+func durableViolation(r read, ws []effect) (Violation, bool) {
+	var lastAcked *effect
+	for i := range ws {
+		w := &ws[i]
+		if w.Op.Outcome == artifact.OutcomeOK && (lastAcked == nil || w.Op.Return > lastAcked.Op.Return) {
+			lastAcked = w
+		}
+	}
+	// A write stays a candidate unless it was acknowledged and a later
+	// acknowledged write began after it returned. A write of unknown
+	// outcome may take effect at any moment after its call, so it stays.
+	var candidates []effect
+	for _, w := range ws {
+		superseded := false
+		for _, w2 := range ws {
+			if w.Op.Outcome == artifact.OutcomeOK && w2.Op.Outcome == artifact.OutcomeOK && w2.Op.Call > w.Op.Return {
+				superseded = true
+				break
+			}
+		}
+		if !superseded {
+			candidates = append(candidates, w)
+		}
+	}
+	if lastAcked == nil {
+		candidates = append(candidates, effect{Key: r.Key}) // may never have been written
+	}
+	for _, c := range candidates {
+		if c.Present == r.Found && (!c.Present || c.Value.SHA256 == r.Value.SHA256) {
+			return Violation{}, false
+		}
+	}
+	v := Violation{Key: r.Key}
+	want := "it to be absent"
+	if lastAcked != nil && lastAcked.Present {
+		want = lastAcked.Value.String()
+	}
+	got := "nothing (404)"
+	if r.Found {
+		got = r.Value.String()
+		for _, w := range ws {
+			if w.Present && w.Value.SHA256 == r.Value.SHA256 {
+				got += fmt.Sprintf(", an older value (written at %.3fs)", w.Op.Call)
+				break
+			}
+		}
+	}
+	if lastAcked != nil {
+		v.Message = fmt.Sprintf("key %q: lost write: the write acknowledged at %.3fs wanted %s, but the read at %.3fs found %s",
+			r.Key, lastAcked.Op.Return, want, r.Op.Call, got)
+		v.Ops = []artifact.Op{lastAcked.Op, r.Op}
+	} else {
+		v.Message = fmt.Sprintf("key %q: the read at %.3fs found %s, which no write of the key could have left", r.Key, r.Op.Call, got)
+		v.Ops = []artifact.Op{r.Op}
+	}
+	return v, true
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

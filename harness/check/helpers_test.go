@@ -1,0 +1,80 @@
+package check
+
+import (
+	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/artifact"
+)
+
+// hb builds histories for the checkers' self-tests. Times are in seconds.
+type hb struct{ ops []artifact.Op }
+
+func ref(v string) *harness.ValueRef { r := harness.RefOf([]byte(v)); return &r }
+
+func (b *hb) put(client int, key, val string, call, ret float64, rev uint64) *hb {
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindPut, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Value: ref(val)}, Output: harness.OpOutput{Revision: rev}})
+	return b
+}
+
+func (b *hb) putUnknown(client int, key, val string, call, ret float64) *hb {
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindPut, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeUnknown, Input: harness.OpInput{Value: ref(val)}})
+	return b
+}
+
+func (b *hb) cas(client int, key, val string, ifMatch uint64, call, ret float64, rev uint64, ok bool) *hb {
+	op := artifact.Op{Client: client, Kind: harness.KindCAS, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Value: ref(val), IfMatch: ifMatch}, Output: harness.OpOutput{Revision: rev}}
+	if !ok {
+		op.Outcome, op.Status, op.Error, op.Output = artifact.OutcomeFail, 412, "PRECONDITION_FAILED", nil
+	}
+	b.ops = append(b.ops, op)
+	return b
+}
+
+func (b *hb) get(client int, key, val string, call, ret float64, rev uint64) *hb {
+	out := harness.OpOutput{Found: true, Value: ref(val), Revision: rev}
+	if val == "" && rev == 0 {
+		out = harness.OpOutput{}
+	}
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindGet, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Output: out})
+	return b
+}
+
+func (b *hb) del(client int, key string, call, ret float64, rev uint64, found bool) *hb {
+	op := artifact.Op{Client: client, Kind: harness.KindDelete, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Output: harness.OpOutput{Revision: rev, Found: true}}
+	if !found {
+		op.Outcome, op.Status, op.Error, op.Output = artifact.OutcomeFail, 404, "KEY_NOT_FOUND", nil
+	}
+	b.ops = append(b.ops, op)
+	return b
+}
+
+// batch records a batch; failAt >= 0 makes it a 409 at that op index.
+func (b *hb) batch(client int, ops []harness.BatchOp, call, ret float64, rev uint64, results []harness.BatchResult, failAt int) *hb {
+	rec := make([]harness.BatchOp, len(ops))
+	for i, o := range ops {
+		rec[i] = o
+		if o.Op == harness.BatchSet {
+			r := harness.RefOf(o.Value)
+			rec[i].Ref, rec[i].Value = &r, nil
+		}
+	}
+	op := artifact.Op{Client: client, Kind: harness.KindBatch, Key: ops[0].Key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Ops: rec}, Output: harness.OpOutput{Revision: rev, Results: results}}
+	if failAt >= 0 {
+		i := failAt
+		op.Outcome, op.Status, op.Error, op.Output = artifact.OutcomeFail, 409, "BATCH_CONDITION_FAILED", harness.OpOutput{FailedOp: &i}
+	}
+	b.ops = append(b.ops, op)
+	return b
+}
+
+func getRes(key, val string, rev uint64) harness.BatchResult {
+	if val == "" {
+		return harness.BatchResult{Op: harness.BatchGet, Key: key}
+	}
+	return harness.BatchResult{Op: harness.BatchGet, Key: key, Found: true, Ref: ref(val), Revision: rev}
+}

@@ -1,0 +1,161 @@
+package harness
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/process"
+
+	"github.com/kvchaos/kvchaos/harness/artifact"
+)
+
+// PidSource gives the pid to sample; a *Target is one (its pid changes on
+// restart, and the sampler follows it).
+type PidSource interface {
+	Pid() int
+	Running() bool
+}
+
+// Sampler records a process's resources every interval into a time series:
+// RSS, CPU % since the previous sample, threads, open fds and cumulative
+// disk read/write bytes. Create one with StartSampler; Stop ends it.
+type Sampler struct {
+	src      PidSource
+	clock    *Clock
+	interval time.Duration
+
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	samples []artifact.Sample
+	proc    *process.Process
+}
+
+// StartSampler samples src every interval (default 100 ms) on clock.
+func StartSampler(src PidSource, clock *Clock, interval time.Duration) *Sampler {
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	s := &Sampler{src: src, clock: clock, interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *Sampler) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for {
+		s.sample()
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sample takes one sample. One process.Process is kept per pid so that
+// Percent(0) measures the CPU used since the previous call (CPUPercent would
+// be the average over the process's whole life). Open connections are not
+// sampled: Connections() costs milliseconds a call.
+func (s *Sampler) sample() {
+	if !s.src.Running() {
+		return
+	}
+	pid := s.src.Pid()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || int(s.proc.Pid) != pid {
+		p, err := process.NewProcess(int32(pid))
+		if err != nil {
+			return
+		}
+		s.proc = p
+		_, _ = p.Percent(0) // prime the CPU counter
+	}
+	p := s.proc
+	smp := artifact.Sample{T: s.clock.Now()}
+	mem, err := p.MemoryInfo()
+	if err != nil {
+		return // the process is gone
+	}
+	smp.RSS = mem.RSS
+	smp.CPUPercent, _ = p.Percent(0)
+	smp.Threads, _ = p.NumThreads()
+	smp.FDs, _ = p.NumFDs()
+	if io, err := p.IOCounters(); err == nil {
+		smp.ReadBytes, smp.WriteBytes = io.DiskReadBytes, io.DiskWriteBytes
+	}
+	s.samples = append(s.samples, smp)
+}
+
+// Stop ends sampling (taking one last sample) and returns the series.
+func (s *Sampler) Stop() []artifact.Sample {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	return s.Samples()
+}
+
+// Samples returns a copy of the series so far.
+func (s *Sampler) Samples() []artifact.Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]artifact.Sample(nil), s.samples...)
+}
+
+// PeakRSS is the highest RSS sampled since from (run-clock seconds).
+func (s *Sampler) PeakRSS(from float64) uint64 {
+	var peak uint64
+	for _, smp := range s.Samples() {
+		if smp.T >= from && smp.RSS > peak {
+			peak = smp.RSS
+		}
+	}
+	return peak
+}
+
+// ResourceFigures summarises samples as report figures: peak and
+// percentiles of RSS, CPU, threads and fds.
+func ResourceFigures(samples []artifact.Sample) artifact.Figures {
+	f := artifact.Figures{}
+	if len(samples) == 0 {
+		return f
+	}
+	rss := make([]float64, len(samples))
+	cpu := make([]float64, len(samples))
+	var threads, fds float64
+	for i, s := range samples {
+		rss[i], cpu[i] = float64(s.RSS), s.CPUPercent
+		threads = max(threads, float64(s.Threads))
+		fds = max(fds, float64(s.FDs))
+	}
+	f["rss_peak_bytes"] = Percentile(rss, 100)
+	f["rss_p50_bytes"] = Percentile(rss, 50)
+	f["rss_p99_bytes"] = Percentile(rss, 99)
+	f["cpu_peak_percent"] = Percentile(cpu, 100)
+	f["cpu_p50_percent"] = Percentile(cpu, 50)
+	f["threads_peak"] = threads
+	f["fds_peak"] = fds
+	f["disk_write_bytes"] = float64(samples[len(samples)-1].WriteBytes)
+	f["samples"] = float64(len(samples))
+	return f
+}
+
+// Percentile returns the p-th percentile (0..100, nearest rank) of xs.
+func Percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	i := int(p/100*float64(len(s))+0.5) - 1
+	i = max(0, min(i, len(s)-1))
+	return s[i]
+}
