@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/kvchaos/kvchaos/server/api"
+	"github.com/kvchaos/kvchaos/server/store"
+)
+
+// memoryHeadroom is added to the Go soft memory limit on top of twice the
+// dataset limit; see setMemoryLimit.
+const memoryHeadroom = 64 << 20
+
+// setMemoryLimit sets the Go runtime's soft memory limit for a dataset
+// limit of maxMemory accounted bytes. The accounted size counts keys,
+// values and a fixed per-key overhead, but the heap also holds buntdb's
+// tree nodes and item structs (~100 B a key measured), the write-ahead
+// log's buffers and garbage the GC has not reclaimed yet. A limit of exactly
+// maxMemory would have the GC run continuously once the dataset is full, so
+// the runtime gets twice the dataset plus a fixed 64 MiB for itself, the
+// HTTP buffers and in-flight bodies. The GC then works harder near that
+// size instead of letting the heap double (GOGC=100), which keeps the RSS
+// close to the limit.
+func setMemoryLimit(maxMemory int64) int64 {
+	if maxMemory <= 0 {
+		return -1
+	}
+	limit := maxMemory*2 + memoryHeadroom
+	if maxMemory > (1<<62)/2 { // overflow: leave the runtime unlimited
+		return -1
+	}
+	debug.SetMemoryLimit(limit)
+	return limit
+}
+
+// serve runs the server until a signal: it binds the listener first (the
+// KV routes and /readyz answer 503 while the store loads), opens the store,
+// prints the listening line, and on SIGTERM/SIGINT drains in-flight
+// requests for up to cfg.ShutdownTimeout and closes the store. A second
+// signal exits at once.
+func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
+	if limit := setMemoryLimit(cfg.MaxMemory); limit > 0 {
+		log.Info("go soft memory limit set", "bytes", limit, "max_memory", cfg.MaxMemory)
+	}
+	srv := api.New(api.Config{
+		MaxValueSize: cfg.MaxValueSize, MaxBodySize: cfg.MaxBodySize, MaxBatchOps: cfg.MaxBatchOps,
+		MaxTTL: cfg.MaxTTL, AuthToken: cfg.AuthToken, Sync: cfg.Sync, Build: buildInfo(), Logger: log,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fatal(stderr, "listen on %s: %v", cfg.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	type opened struct {
+		st  *store.Store
+		err error
+	}
+	openc := make(chan opened, 1)
+	start := time.Now()
+	go func() {
+		st, err := store.Open(store.Options{
+			Dir: cfg.DataDir, Sync: cfg.Sync, MaxMemory: cfg.MaxMemory, Eviction: cfg.Eviction,
+			Logger: log.With("component", "store"),
+		})
+		openc <- opened{st, err}
+	}()
+
+	var st *store.Store
+	select {
+	case o := <-openc:
+		if o.err != nil {
+			_ = hs.Close()
+			return fatal(stderr, "open data dir %s: %v", cfg.DataDir, o.err)
+		}
+		st = o.st
+	case sig := <-sigs:
+		// A signal while loading: stop serving, let the load finish (it
+		// cannot be interrupted), close the store cleanly.
+		log.Info("signal while loading; stopping", "signal", sig.String())
+		srv.SetShuttingDown()
+		_ = hs.Close()
+		select {
+		case o := <-openc:
+			if o.err == nil {
+				if err := o.st.Close(); err != nil {
+					return fatal(stderr, "close store: %v", err)
+				}
+			}
+			return 0
+		case sig := <-sigs:
+			log.Warn("second signal; exiting without closing the store", "signal", sig.String())
+			return 1
+		}
+	case err := <-served:
+		return fatal(stderr, "serve: %v", err)
+	}
+
+	srv.SetStore(st)
+	log.Info("ready", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "sync", cfg.Sync,
+		"max_memory", cfg.MaxMemory, "eviction", cfg.Eviction, "load_seconds", time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "kvserver listening on http://%s\n", ln.Addr())
+
+	select {
+	case sig := <-sigs:
+		log.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout)
+	case err := <-served:
+		_ = st.Close()
+		return fatal(stderr, "serve: %v", err)
+	}
+	srv.SetShuttingDown()
+	done := make(chan int, 1)
+	go func() { done <- shutdown(cfg, log, stderr, hs, st) }()
+	select {
+	case code := <-done:
+		return code
+	case sig := <-sigs:
+		log.Warn("second signal; exiting without finishing in-flight requests or closing the store", "signal", sig.String())
+		return 1
+	}
+}
+
+// shutdown stops accepting, waits for in-flight requests up to the timeout
+// (then cuts them off), and syncs and closes the store.
+func shutdown(cfg config, log *slog.Logger, stderr io.Writer, hs *http.Server, st *store.Store) int {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Warn("in-flight requests cut off at the shutdown timeout", "err", err)
+		_ = hs.Close()
+	}
+	if err := st.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+		return fatal(stderr, "close store: %v", err)
+	}
+	log.Info("stopped")
+	return 0
+}
