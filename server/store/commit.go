@@ -119,23 +119,38 @@ func opBytes(r *request) int64 {
 	return n
 }
 
-// commitGroup commits a group of requests. Each request succeeds or fails on
-// its own conditions; a log write or fsync error fails every request of the
-// group that wrote, and nothing of them stays visible.
+// commitGroup commits a group of requests in three steps: plan every
+// transaction under a buntdb read transaction (each sees the ones before it
+// through the group's pending set; each succeeds or fails on its own
+// conditions), write all their records with one write and at most one fsync
+// while readers go on, then apply the group to buntdb in one short write
+// transaction. A log write or fsync error fails every transaction of the
+// group that wrote, and none of them ever becomes visible.
 func (s *Store) commitGroup(group []*request) {
 	now := s.opts.Now().UnixNano()
 	var (
 		buf     []byte
 		wrote   []*request
-		touched = make(map[string]struct{})
+		pend    = &pending{}
 		rev     = s.rev.Load()
 		evicted uint64
 		expired uint64
 		synced  bool
 	)
-	err := s.db.Update(func(tx *buntdb.Tx) (err error) {
-		// A panic inside buntdb's Update would commit the partial
-		// transaction: turn it into an error so it rolls back.
+	fail := func(err error, what string) {
+		serr := err
+		if !errors.Is(err, ErrDiskFull) && !errors.Is(err, ErrIO) {
+			serr = classify(err)
+		}
+		s.log.Error(what+": transactions not applied", "err", err, "transactions", len(wrote))
+		for _, r := range wrote {
+			r.res, r.err = TxResult{}, serr
+		}
+		s.counters.writeErrors.Add(1)
+		s.degraded.Store(&degradedErr{serr})
+		s.reindex(pend)
+	}
+	err := s.db.View(func(tx *buntdb.Tx) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("store: panic in commit: %v\n%s", p, debug.Stack())
@@ -144,21 +159,17 @@ func (s *Store) commitGroup(group []*request) {
 		for _, r := range group {
 			switch {
 			case r.expire != nil:
-				expired += s.expireKeys(tx, r.expire, now, touched)
+				expired += s.expireKeys(tx, r.expire, now, pend)
 				continue
 			case r.evict:
-				n, err := s.evictToLimit(tx, now, rev+1, touched, &buf)
-				if err != nil {
-					r.err = err
-				}
-				if n > 0 {
+				if n := s.evictToLimit(now, rev+1, pend, &buf); n > 0 {
 					rev++
 					evicted += uint64(n)
 					wrote = append(wrote, r)
 				}
 				continue
 			}
-			p := planner{s: s, tx: tx, now: now, rev: rev + 1}
+			p := planner{s: s, tx: tx, pend: pend, now: now, rev: rev + 1}
 			res, err := p.run(r.ops)
 			if err == nil {
 				err = p.fitMemory()
@@ -170,18 +181,21 @@ func (s *Store) commitGroup(group []*request) {
 			rev++
 			res.Revision = rev
 			r.res = res
-			if err := p.apply(touched); err != nil {
-				return err
-			}
+			p.apply()
 			evicted += uint64(len(p.victims))
 			buf = p.appendRecord(buf)
 			wrote = append(wrote, r)
 		}
-		if len(buf) == 0 {
-			return nil
-		}
+		return nil
+	})
+	if err != nil {
+		fail(err, "planning failed")
+		return
+	}
+	if len(buf) > 0 {
 		if err := s.wlog.Append(buf); err != nil {
-			return err
+			fail(classify(err), "log write failed")
+			return
 		}
 		if s.opts.Sync == SyncAlways && !mutant.noFsync {
 			start := time.Now()
@@ -189,22 +203,27 @@ func (s *Store) commitGroup(group []*request) {
 			s.counters.fsyncs.Add(1)
 			s.counters.fsyncNanos.Add(int64(time.Since(start)))
 			if err != nil {
-				return err
+				fail(classify(err), "log fsync failed")
+				return
 			}
 			synced = true
 		}
-		return nil
-	})
-	if err != nil {
-		serr := classify(err)
-		s.log.Error("log write failed: transactions not applied", "err", err, "transactions", len(wrote))
-		for _, r := range wrote {
-			r.res, r.err = TxResult{}, serr
+	}
+	if len(pend.keys) > 0 {
+		err := s.db.Update(func(tx *buntdb.Tx) (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("store: panic in apply: %v\n%s", p, debug.Stack())
+				}
+			}()
+			return pend.write(tx)
+		})
+		if err != nil {
+			// The log holds the group but memory does not: a restart
+			// would bring it back, so the outcome is unknown to clients.
+			fail(fmt.Errorf("%w: logged but not applied in memory: %v", ErrIO, err), "apply failed")
+			return
 		}
-		s.counters.writeErrors.Add(1)
-		s.degraded.Store(&degradedErr{serr})
-		s.reindex(touched)
-		return
 	}
 	s.rev.Store(rev)
 	s.counters.evictions.Add(evicted)
@@ -229,12 +248,12 @@ func classify(err error) error {
 	}
 }
 
-// reindex brings the index back in line with buntdb after a rolled-back
-// group: each touched key is re-read.
-func (s *Store) reindex(touched map[string]struct{}) {
+// reindex brings the index back in line with buntdb after a failed group:
+// each key the group touched is re-read.
+func (s *Store) reindex(pend *pending) {
 	now := s.opts.Now().UnixNano()
 	_ = s.db.View(func(tx *buntdb.Tx) error {
-		for k := range touched {
+		for k := range pend.keys {
 			if it, ok, _ := s.lookup(tx, k, now); ok {
 				s.idx.put(k, accountedSize(k, len(it.value), it.contentType), it.expiresAt, now)
 			} else {
@@ -246,19 +265,20 @@ func (s *Store) reindex(touched map[string]struct{}) {
 }
 
 // expireKeys deletes the keys that are still expired.
-func (s *Store) expireKeys(tx *buntdb.Tx, keys []string, now int64, touched map[string]struct{}) uint64 {
+func (s *Store) expireKeys(tx *buntdb.Tx, keys []string, now int64, pend *pending) uint64 {
 	var n uint64
 	for _, k := range keys {
+		if _, ok := pend.get(k); ok {
+			continue // rewritten or deleted by this group
+		}
 		v, err := tx.Get(k)
 		if err != nil {
 			continue
 		}
 		if it, err := decodeItem(v); err == nil && it.expired(now) {
-			if _, err := tx.Delete(k); err == nil {
-				s.idx.remove(k)
-				touched[k] = struct{}{}
-				n++
-			}
+			pend.set(k, &change{del: true})
+			s.idx.remove(k)
+			n++
 		}
 	}
 	return n
@@ -266,24 +286,25 @@ func (s *Store) expireKeys(tx *buntdb.Tx, keys []string, now int64, touched map[
 
 // evictToLimit evicts keys until the dataset fits MaxMemory (after a start
 // with a smaller limit than the data), logging the evictions as a transaction.
-func (s *Store) evictToLimit(tx *buntdb.Tx, now int64, rev uint64, touched map[string]struct{}, buf *[]byte) (int, error) {
+func (s *Store) evictToLimit(now int64, rev uint64, pend *pending, buf *[]byte) int {
 	_, total := s.idx.totals()
 	if s.opts.MaxMemory <= 0 || total <= s.opts.MaxMemory || s.opts.Eviction == NoEviction {
-		return 0, nil
+		return 0
 	}
 	victims := s.idx.victims(s.opts.Eviction, total-s.opts.MaxMemory, now, func(string) bool { return false }, mutant.evictWrong)
 	wtx := wal.Tx{Revision: rev, Time: now}
 	for _, k := range victims {
-		if _, err := tx.Delete(k); err == nil {
-			s.idx.remove(k)
-			touched[k] = struct{}{}
-			wtx.Mutations = append(wtx.Mutations, wal.Mutation{Type: wal.Delete, Key: k})
+		if _, ok := pend.get(k); ok {
+			continue
 		}
+		pend.set(k, &change{del: true})
+		s.idx.remove(k)
+		wtx.Mutations = append(wtx.Mutations, wal.Mutation{Type: wal.Delete, Key: k})
 	}
 	if len(wtx.Mutations) > 0 {
-		*buf = wal.AppendRecord(*buf, wal.EncodeTx(nil, &wtx))
+		*buf = wal.AppendTxRecord(*buf, &wtx)
 	}
-	return len(wtx.Mutations), nil
+	return len(wtx.Mutations)
 }
 
 func (s *Store) enforceLimit() error {

@@ -14,10 +14,11 @@ import (
 // buntdb transaction, so that conditions see the ops before them and nothing
 // touches buntdb until every condition of the transaction has held.
 type planner struct {
-	s   *Store
-	tx  *buntdb.Tx
-	now int64
-	rev uint64 // the revision this transaction commits at
+	s    *Store
+	tx   *buntdb.Tx // a read transaction: buntdb is changed only after the log write
+	pend *pending   // changes of earlier transactions of the same group (nil when read-only)
+	now  int64
+	rev  uint64 // the revision this transaction commits at
 
 	overlay map[string]*pstate
 	order   []string // changed keys, in first-change order
@@ -36,7 +37,19 @@ func (p *planner) state(key string) (*pstate, error) {
 	if st, ok := p.overlay[key]; ok {
 		return st, nil
 	}
-	it, ok, err := p.s.lookup(p.tx, key, p.now)
+	var (
+		it  item
+		ok  bool
+		err error
+	)
+	if c, inGroup := p.pend.get(key); inGroup {
+		if !c.del {
+			it, err = decodeItem(c.v)
+			ok = err == nil && !it.expired(p.now)
+		}
+	} else {
+		it, ok, err = p.s.lookup(p.tx, key, p.now)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,37 +184,72 @@ func (p *planner) fitMemory() error {
 	return nil
 }
 
-// apply writes the planned changes and evictions into buntdb and the index.
-func (p *planner) apply(touched map[string]struct{}) error {
+// pending holds the final state of every key a group of transactions
+// changes. It is written to buntdb in one short write transaction after the
+// group's log write (and fsync) succeeded, so readers never wait behind an
+// fsync and never see a change that is not yet durable.
+type pending struct {
+	keys map[string]*change
+}
+
+type change struct {
+	del bool
+	v   string // encoded item, when !del
+}
+
+func (pd *pending) get(key string) (*change, bool) {
+	if pd == nil {
+		return nil, false
+	}
+	c, ok := pd.keys[key]
+	return c, ok
+}
+
+func (pd *pending) set(key string, c *change) {
+	if pd.keys == nil {
+		pd.keys = make(map[string]*change)
+	}
+	pd.keys[key] = c
+}
+
+// write applies the pending changes to buntdb.
+func (pd *pending) write(tx *buntdb.Tx) error {
+	for k, c := range pd.keys {
+		if c.del {
+			if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+				return err
+			}
+			continue
+		}
+		if _, _, err := tx.Set(k, c.v, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply adds the planned changes and evictions to the group's pending set
+// and to the index.
+func (p *planner) apply() {
 	for _, k := range p.order {
 		st := p.overlay[k]
-		touched[k] = struct{}{}
 		if mutant.staleRead {
 			if old, ok, _ := p.s.lookup(p.tx, k, p.now); ok {
 				p.s.mutantPrev.Store(k, old)
 			}
 		}
 		if !st.exists {
-			if _, err := p.tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
-				return err
-			}
+			p.pend.set(k, &change{del: true})
 			p.s.idx.remove(k)
 			continue
 		}
-		v := encodeItem(st.it.rev, st.it.expiresAt, st.it.contentType, st.value)
-		if _, _, err := p.tx.Set(k, v, nil); err != nil {
-			return err
-		}
+		p.pend.set(k, &change{v: encodeItem(st.it.rev, st.it.expiresAt, st.it.contentType, st.value)})
 		p.s.idx.put(k, accountedSize(k, len(st.value), st.it.contentType), st.it.expiresAt, p.now)
 	}
 	for _, k := range p.victims {
-		touched[k] = struct{}{}
-		if _, err := p.tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
-			return err
-		}
+		p.pend.set(k, &change{del: true})
 		p.s.idx.remove(k)
 	}
-	return nil
 }
 
 // appendRecord appends the transaction's log record to buf.
