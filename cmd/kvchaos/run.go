@@ -16,6 +16,7 @@ import (
 	"github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kvchaos/kvchaos/reports"
 )
@@ -60,7 +61,12 @@ them. The fault intensity is passed to the suites as KVCHAOS_* env vars.`,
 			return runSuites(cmd.Context(), cfg, f, cmd.OutOrStdout())
 		},
 	}
-	fl := cmd.Flags()
+	bindRunFlags(cmd.Flags(), &f)
+	return cmd
+}
+
+// bindRunFlags declares run's flags on fl, bound to f.
+func bindRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.config, "config", defaultConfigFile, "config file (used when present)")
 	fl.StringVar(&f.out, "out", "reports", "report directory")
 	fl.StringVar(&f.labels, "label-filter", "", "Ginkgo label filter, e.g. 'edge && !slow'")
@@ -72,7 +78,6 @@ them. The fault intensity is passed to the suites as KVCHAOS_* env vars.`,
 	fl.BoolVar(&f.untilFails, "until-it-fails", false, "re-run until a spec fails")
 	fl.StringVar(&f.timeout, "timeout", "", "timeout of the whole run, e.g. 60m")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "stream ginkgo's output as well")
-	return cmd
 }
 
 // merge reads the config file and lays the flags the user set over it.
