@@ -133,3 +133,26 @@ func TestGinkgoArgs(t *testing.T) {
 		t.Error("flake attempts would turn chaos failures into passes")
 	}
 }
+
+func TestLocalSuitePath(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, in, want string
+	}{
+		{"exists as recorded", filepath.Join(wd, "testdata/suites/alpha"), filepath.Join(wd, "testdata/suites/alpha")},
+		{"copied from a CI checkout", "/builds/group/kvchaos/cmd/kvchaos/testdata/suites/beta", "./testdata/suites/beta"},
+		{"nowhere", "/builds/group/elsewhere/nothing-here", ""},
+		{"unknown", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := localSuitePath(tc.in)
+			if got != tc.want || (tc.want == "") != (err != nil) {
+				t.Errorf("localSuitePath(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}

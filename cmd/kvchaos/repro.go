@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -93,6 +95,27 @@ func findSpec(run *reports.Run, q string) (reports.Spec, reports.Suite, error) {
 	return reports.Spec{}, reports.Suite{}, fmt.Errorf("no spec matches %q", q)
 }
 
+// localSuitePath finds a suite's directory on this machine. Ginkgo records
+// it as an absolute path, which for a report copied from CI names the CI's
+// checkout: then the longest suffix of it that exists under the working
+// directory is the suite (/builds/x/kvchaos/suites/edge → suites/edge).
+func localSuitePath(p string) (string, error) {
+	if p == "" {
+		return "", errors.New("the report does not name its suite's path")
+	}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return p, nil
+	}
+	parts := strings.Split(strings.Trim(filepath.ToSlash(p), "/"), "/")
+	for i := range parts {
+		cand := filepath.FromSlash(strings.Join(parts[i:], "/"))
+		if fi, err := os.Stat(cand); err == nil && fi.IsDir() {
+			return "./" + cand, nil
+		}
+	}
+	return "", fmt.Errorf("suite %s is not on this machine: run repro from a kvchaos checkout", p)
+}
+
 func suiteOf(run *reports.Run, sp reports.Spec) reports.Suite {
 	for _, s := range run.Suites {
 		if s.Name == sp.Suite {
@@ -103,8 +126,9 @@ func suiteOf(run *reports.Run, sp reports.Spec) reports.Suite {
 }
 
 func repro(ctx context.Context, run *reports.Run, sp reports.Spec, suite reports.Suite, serverBin string, verbose bool, stdout io.Writer) error {
-	if suite.Path == "" {
-		return fmt.Errorf("spec %q: its suite's path is unknown", sp.Text)
+	suitePath, err := localSuitePath(suite.Path)
+	if err != nil {
+		return fmt.Errorf("spec %q: %w", sp.Text, err)
 	}
 	ginkgo, err := ginkgoCommand()
 	if err != nil {
@@ -134,11 +158,16 @@ func repro(ctx context.Context, run *reports.Run, sp reports.Spec, suite reports
 		}
 		env["KVCHAOS_SERVER_BIN"] = serverBin
 	}
+	if bin := env["KVCHAOS_SERVER_BIN"]; bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("the run's target %s is not on this machine: pass --server-bin", bin)
+		}
+	}
 	env["KVCHAOS_ARTIFACTS_DIR"] = filepath.Join(out, "artifacts")
 	env["KVCHAOS_KEEP_ARTIFACTS"] = "1"
 	// Ginkgo matches --focus against "<suite description> <spec text>".
 	focus := "^" + regexp.QuoteMeta(suite.Name+" "+sp.Text) + "$"
-	g := ginkgoRun{Report: filepath.Join(out, reports.ReportFile), Seed: sp.Seed, Focus: focus, Suites: []string{suite.Path}}
+	g := ginkgoRun{Report: filepath.Join(out, reports.ReportFile), Seed: sp.Seed, Focus: focus, Suites: []string{suitePath}}
 	argv := append(ginkgo, g.args()...)
 	meta := run.Meta
 	meta.Started, meta.Seed, meta.Env, meta.Command, meta.Focus = time.Now().UTC(), sp.Seed, env, argv, focus
