@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "kvserver")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version=test-version -X main.commit=abc123", "-o", binary, ".")
+	args := []string{"build", "-ldflags", "-X main.version=test-version -X main.commit=abc123", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build kvserver:", err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +97,8 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *httpMetrics
 	started  time.Time
+	// routeList is what routes registered.
+	routeList []Route
 
 	store    atomic.Pointer[storeRef]
 	stopping atomic.Bool
@@ -116,47 +117,50 @@ func New(cfg Config) *Server {
 	// Pre middleware runs before routing, so it covers unknown routes,
 	// 405s and the version gate too. The first is the outermost.
 	s.echo.Pre(s.observe, s.headers, s.recoverPanic, s.auth, s.versionGate)
-	s.routes(s.echo)
+	s.routeList = s.routes(s.echo)
 	return s
 }
 
-// routes registers every route of the v1 API. POST /api/v1/kv/batch is a
-// static route next to the /api/v1/kv/* wildcard; echo's router backtracks
-// from it to the wildcard for the other methods, so the key "batch" still
-// works with GET, PUT, HEAD and DELETE.
-func (s *Server) routes(e *echo.Echo) {
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metricsHandler())
-	e.GET("/api/v1/version", s.version)
-	e.GET("/api/v1/kv", s.list)
-	e.POST("/api/v1/kv/batch", s.batch)
-	e.PUT("/api/v1/kv/*", s.put)
-	e.GET("/api/v1/kv/*", s.get)
-	e.HEAD("/api/v1/kv/*", s.get)
-	e.DELETE("/api/v1/kv/*", s.delete)
-}
-
-// Route is one registered route.
-type Route struct {
-	Method string
-	Path   string
-}
-
-// Routes lists every route of the API, sorted by path then method.
-func (s *Server) Routes() []Route {
-	var out []Route
-	for _, r := range s.echo.Routes() {
-		out = append(out, Route{Method: r.Method, Path: r.Path})
+// routes registers every route of the v1 API and returns them.
+//
+// POST /api/v1/kv/batch is a static route next to the /api/v1/kv/* wildcard;
+// echo's router backtracks from it to the wildcard for the other methods, so
+// the key "batch" still works with GET, PUT, HEAD and DELETE.
+func (s *Server) routes(e *echo.Echo) []Route {
+	table := []struct {
+		Route
+		h echo.HandlerFunc
+	}{
+		{Route{"GET", "/healthz", `200 {"status":"ok"} while the process serves; needs no token`}, s.healthz},
+		{Route{"GET", "/readyz", `200 {"status":"ready"} once loaded; 503 {"status","reason"} while loading, shutting down or degraded`}, s.readyz},
+		{Route{"GET", "/metrics", "Prometheus text format: requests, Go runtime, process and store statistics"}, s.metricsHandler()},
+		{Route{"GET", "/api/v1/version", "name, version, build, platform and storage engine of the server"}, s.version},
+		{Route{"GET", "/api/v1/kv", "keys in order, paginated: ?prefix=&after=&limit= (1..1000, default 100)"}, s.list},
+		{Route{"POST", "/api/v1/kv/batch", `atomic batch {"ops":[...]} of set, delete, get and check ops`}, s.batch},
+		{Route{"PUT", "/api/v1/kv/*", "store the body verbatim; ?ttl=, If-Match, If-None-Match: *"}, s.put},
+		{Route{"GET", "/api/v1/kv/*", "the stored bytes verbatim with ETag, X-Kv-Revision, Content-Type, TTL headers"}, s.get},
+		{Route{"HEAD", "/api/v1/kv/*", "the headers of GET, no body"}, s.get},
+		{Route{"DELETE", "/api/v1/kv/*", "delete the key; If-Match"}, s.delete},
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Path != out[j].Path {
-			return out[i].Path < out[j].Path
-		}
-		return out[i].Method < out[j].Method
-	})
+	out := make([]Route, len(table))
+	for i, r := range table {
+		e.Add(r.Method, r.Path, r.h)
+		out[i] = r.Route
+	}
 	return out
 }
+
+// Route is one route of the API.
+type Route struct {
+	Method string
+	// Path is the echo pattern; /api/v1/kv/* stands for /api/v1/kv/{key}.
+	Path string
+	// Summary says in one line what the route does.
+	Summary string
+}
+
+// Routes lists every route of the API in registration order.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routeList...) }
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

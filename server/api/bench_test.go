@@ -28,26 +28,36 @@ func benchServe(b *testing.B, h http.Handler, method string, target func(i int) 
 // isSuccess accepts 200 and 201.
 func isSuccess(code int) bool { return code == http.StatusOK || code == http.StatusCreated }
 
-// benchStore is the store the benchmarks run against; it measures the HTTP
-// layer's own cost.
-func benchStore() Store { return newFakeStore() }
+// benchStores runs f against the fake store (the HTTP layer's own cost,
+// plus the fake's copy-on-write map) and a real store with SyncNever (no
+// fsync, so the numbers are the CPU cost of HTTP + engine).
+func benchStores(b *testing.B, f func(b *testing.B, st Store)) {
+	b.Run("fake", func(b *testing.B) { f(b, newFakeStore()) })
+	b.Run("real", func(b *testing.B) { f(b, openRealStore(b)) })
+}
 
-func BenchmarkPut(b *testing.B) {
-	s := newTestServer(Config{}, benchStore())
+func BenchmarkPut(b *testing.B) { benchStores(b, benchmarkPut) }
+
+func benchmarkPut(b *testing.B, st Store) {
+	s := newTestServer(Config{}, st)
 	value := strings.Repeat("v", 256)
 	benchServe(b, s, "PUT", func(i int) string { return "/api/v1/kv/key-" + strconv.Itoa(i%1000) }, value, isSuccess)
 }
 
-func BenchmarkGet(b *testing.B) {
-	s := newTestServer(Config{}, benchStore())
+func BenchmarkGet(b *testing.B) { benchStores(b, benchmarkGet) }
+
+func benchmarkGet(b *testing.B, st Store) {
+	s := newTestServer(Config{}, st)
 	for i := range 1000 {
 		serve(b, s, request{method: "PUT", target: "/api/v1/kv/key-" + strconv.Itoa(i), body: strings.Repeat("v", 256)})
 	}
 	benchServe(b, s, "GET", func(i int) string { return "/api/v1/kv/key-" + strconv.Itoa(i%1000) }, "", isSuccess)
 }
 
-func BenchmarkBatch(b *testing.B) {
-	s := newTestServer(Config{}, benchStore())
+func BenchmarkBatch(b *testing.B) { benchStores(b, benchmarkBatch) }
+
+func benchmarkBatch(b *testing.B, st Store) {
+	s := newTestServer(Config{}, st)
 	var ops []string
 	for i := range 10 {
 		k := strconv.Itoa(i)
