@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,5 +220,53 @@ func TestVersion(t *testing.T) {
 	stdout, code := kvchaos(t, "version")
 	if code != 0 || !strings.HasPrefix(stdout, "kvchaos dev (commit unknown") {
 		t.Errorf("exit %d: %s", code, stdout)
+	}
+}
+
+func TestRecheckFindsPlantedViolation(t *testing.T) {
+	// The throwaway suites record puts without values: no order of them
+	// explains the history, so the linearizability check must fail.
+	dir := t.TempDir()
+	src := "../../reports/testdata/run/artifacts/store-survives-kills-under-load-f2e3e8"
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	stdout, code := kvchaos(t, "recheck", dir)
+	if code != 1 || !strings.Contains(stdout, "linearizability") || !strings.Contains(stdout, "recheck: FAILED") {
+		t.Errorf("exit %d, want 1 with the violation:\n%.2000s", code, stdout)
+	}
+	if _, code := kvchaos(t, "recheck", filepath.Join(dir, "missing")); code != 2 {
+		t.Errorf("recheck of a missing folder: exit %d, want 2", code)
+	}
+}
+
+func TestCleanupSaysWhatItRemoved(t *testing.T) {
+	tests := []struct {
+		name    string
+		fn      cleanupFunc
+		want    string
+		wantErr bool
+	}{
+		{"removed things", func(_ context.Context, w io.Writer) error {
+			fmt.Fprintln(w, "killed kvserver pid 4242")
+			return nil
+		}, "killed kvserver pid 4242", false},
+		{"nothing left", func(context.Context, io.Writer) error { return nil }, "nothing to remove", false},
+		{"failure", func(context.Context, io.Writer) error { return errors.New("umount: busy") }, "", true},
+	}
+	saved := cleanups
+	t.Cleanup(func() { cleanups = saved })
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanups = tc.fn
+			root := newRoot()
+			var out bytes.Buffer
+			root.SetOut(&out)
+			root.SetArgs([]string{"cleanup"})
+			err := root.Execute()
+			if (err != nil) != tc.wantErr || !strings.Contains(out.String(), tc.want) {
+				t.Errorf("err %v, output %q", err, out.String())
+			}
+		})
 	}
 }

@@ -18,14 +18,17 @@ func newRecheckCmd() *cobra.Command {
 		Long: `recheck reads a spec's artifact folder (history.json, spec.json, faults.json)
 and runs the history checkers on it again — linearizability with porcupine,
 durability, integrity — printing what they find. It exits non-zero when a
-check fails.`,
+check fails or is inconclusive (1), or when the folder cannot be read (2).`,
 		Example: `  kvchaos recheck reports/artifacts/store-keeps-acknowledged-writes-b774ad`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := rechecks(args[0], cmd.OutOrStdout()); err != nil {
-				return fmt.Errorf("recheck %s: %w", args[0], err)
+			err := rechecks(args[0], cmd.OutOrStdout())
+			if err != nil && recheckFailed(err) {
+				// The verdicts are already written; say it once more, short.
+				fmt.Fprintln(cmd.OutOrStdout(), "recheck: FAILED:", firstLine(err.Error()))
+				return errSpecsFailed
 			}
-			return nil
+			return err
 		},
 	}
 }

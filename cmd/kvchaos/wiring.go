@@ -1,20 +1,20 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"io"
+
+	"github.com/kvchaos/kvchaos/fault"
+	"github.com/kvchaos/kvchaos/harness/check"
 )
 
-// The fault and harness/check packages are being written alongside this
-// command; until fault.Cleanup and check.Recheck land, these stubs say so.
-// Replace them with `cleanups cleanupFunc = fault.Cleanup` and
-// `rechecks recheckFunc = check.Recheck`.
+// The implementations behind `kvchaos cleanup` and `kvchaos recheck`;
+// variables so tests can observe the commands without touching the machine.
 var (
-	cleanups cleanupFunc = func(context.Context, io.Writer) error {
-		return errors.New("not available in this build: fault.Cleanup is not wired in yet")
-	}
-	rechecks recheckFunc = func(string, io.Writer) error {
-		return errors.New("not available in this build: check.Recheck is not wired in yet")
+	cleanups cleanupFunc = fault.Cleanup
+	rechecks recheckFunc = check.Recheck
+	// recheckFailed tells a failed or inconclusive check (exit 1) from
+	// one that could not run (exit 2).
+	recheckFailed = func(err error) bool {
+		return errors.Is(err, check.ErrViolation) || errors.Is(err, check.ErrInconclusive)
 	}
 )
