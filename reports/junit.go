@@ -78,6 +78,10 @@ func junitReport(s Suite) types.Report {
 			sr.CapturedGinkgoWriterOutput, sr.CapturedStdOutErr = "", ""
 		}
 		sr.ReportEntries = junitEntries(sr.ReportEntries)
+		if sr.NumAttempts > 1 {
+			// Ginkgo's JUnit shows a retried pass as a plain pass.
+			sr.ReportEntries = append(sr.ReportEntries, types.ReportEntry{Name: "kvchaos.attempts", Value: types.WrapEntryValue(sr.NumAttempts)})
+		}
 		rep.SpecReports = append(rep.SpecReports, sr)
 	}
 	if !rep.SuiteSucceeded && !failed {

@@ -93,7 +93,20 @@ type Spec struct {
 	Evidence    *Evidence // nil without an artifact folder
 	// Output is what the spec wrote to GinkgoWriter (kept for failures).
 	Output string
+	// Attempts is how many times Ginkgo ran the spec; above 1 a pass is a
+	// flaky pass and is shown as one.
+	Attempts int
+	// Entries are the spec's other report entries, as Ginkgo rendered them.
+	Entries []Entry
 }
+
+// Entry is a report entry other than the kvchaos ones.
+type Entry struct {
+	Name, Value string
+}
+
+// entryShown bounds how much of an entry's text the reports carry.
+const entryShown = 4000
 
 // Load reads a report directory: report.json (required), run.json and the
 // artifact folders the specs name (both optional).
@@ -200,6 +213,7 @@ func (r *Run) spec(rep types.Report, sr types.SpecReport) Spec {
 		Location: sr.LeafNodeLocation.String(),
 		Duration: sr.RunTime,
 		Seed:     rep.SuiteConfig.RandomSeed,
+		Attempts: sr.NumAttempts,
 	}
 	if sp.Text == "" {
 		sp.Text = "[" + sp.Node + "]"
@@ -222,6 +236,15 @@ func (r *Run) spec(rep types.Report, sr types.SpecReport) Spec {
 			if decode(e, &p) {
 				sp.ArtifactDir = r.resolve(p)
 			}
+		default:
+			if e.Visibility == types.ReportEntryVisibilityNever {
+				continue // meant for machine-readable reports only
+			}
+			v := e.Value.Representation
+			if len(v) > entryShown {
+				v = v[:entryShown] + fmt.Sprintf("\n… (%d bytes in all: see report.json)", len(e.Value.Representation))
+			}
+			sp.Entries = append(sp.Entries, Entry{e.Name, v})
 		}
 	}
 	if sp.ArtifactDir != "" {

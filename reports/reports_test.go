@@ -263,3 +263,29 @@ func TestTrendAppendsOneLinePerRun(t *testing.T) {
 		t.Error("index.html has no trend chart after two runs")
 	}
 }
+
+func TestRetriedPassIsNotAPlainPass(t *testing.T) {
+	rep := types.Report{SuiteDescription: "Flaky", SuiteSucceeded: true, SpecReports: types.SpecReports{{
+		LeafNodeType: types.NodeTypeIt, LeafNodeText: "passes on the third try", State: types.SpecStatePassed, NumAttempts: 3,
+		ReportEntries: types.ReportEntries{{Name: "goroutines", Value: types.ReportEntryValue{Representation: "goroutine 1 [running]"}}},
+	}}}
+	run := &Run{Dir: t.TempDir()}
+	run.Suites = append(run.Suites, run.suite(rep))
+	path := filepath.Join(run.Dir, JUnitFile)
+	if err := WriteJUnit(run, path); err != nil {
+		t.Fatal(err)
+	}
+	tc := readJUnit(t, path).TestSuites[0].TestCases[0]
+	if tc.Properties == nil || tc.Properties.WithName("kvchaos.attempts") != "3" {
+		t.Errorf("JUnit does not show the retries: %+v", tc.Properties)
+	}
+	var b strings.Builder
+	if err := WriteHTML(run, nil, &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"badge flaky", "ran 3 times", "goroutine 1 [running]"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+}

@@ -47,6 +47,9 @@ type TargetConfig struct {
 	Binary string            `json:"binary"`
 	Args   []string          `json:"args"`
 	Env    map[string]string `json:"env"`
+	// Race builds the bundled server with -race and fails a spec whose
+	// server reports a data race (KVCHAOS_RACE=1).
+	Race bool `json:"race"`
 }
 
 // FaultConfig is the fault intensity; zero fields leave the suites'
@@ -120,6 +123,9 @@ func (c Config) suiteEnv() map[string]string {
 	if len(c.Target.Env) > 0 {
 		b, _ := json.Marshal(c.Target.Env)
 		env["KVCHAOS_SERVER_ENV"] = string(b)
+	}
+	if c.Target.Race {
+		env["KVCHAOS_RACE"] = "1"
 	}
 	f := c.Faults
 	set := func(k, v string) {

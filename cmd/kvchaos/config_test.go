@@ -101,6 +101,7 @@ func TestFlagsOverrideConfig(t *testing.T) {
 		{"seed and out", []string{"--seed", "9", "--out", "x"}, func(c Config) bool { return c.Seed == 9 && c.Out == "x" }},
 		{"server bin", []string{"--server-bin", "/flag"}, func(c Config) bool { return c.Target.Binary == "/flag" }},
 		{"parallel", []string{"-p"}, func(c Config) bool { return c.Parallel }},
+		{"race", []string{"--race"}, func(c Config) bool { return c.Target.Race && c.suiteEnv()["KVCHAOS_RACE"] == "1" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

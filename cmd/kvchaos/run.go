@@ -34,6 +34,7 @@ type runFlags struct {
 	untilFails bool
 	timeout    string
 	verbose    bool
+	race       bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -78,6 +79,7 @@ func bindRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.BoolVar(&f.untilFails, "until-it-fails", false, "re-run until a spec fails")
 	fl.StringVar(&f.timeout, "timeout", "", "timeout of the whole run, e.g. 60m")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "stream ginkgo's output as well")
+	fl.BoolVar(&f.race, "race", false, "build the bundled server with -race; a data race fails the spec")
 }
 
 // merge reads the config file and lays the flags the user set over it.
@@ -104,6 +106,9 @@ func (f runFlags) merge(cmd *cobra.Command, args []string) (Config, error) {
 	}
 	if ch("parallel") {
 		cfg.Parallel = f.parallel
+	}
+	if ch("race") {
+		cfg.Target.Race = f.race
 	}
 	if ch("timeout") {
 		cfg.Timeout = f.timeout
