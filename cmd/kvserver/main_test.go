@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kvchaos/kvchaos/server/store"
 )
 
 // binary is the kvserver binary TestMain builds once for the process tests.
@@ -75,6 +77,24 @@ func (s *syncBuffer) String() string {
 // killed at cleanup if it is still running.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	p, lines := launch(t, env, args...)
+	select {
+	case line, ok := <-lines:
+		addr, found := strings.CutPrefix(line, "kvserver listening on http://")
+		if !ok || !found {
+			t.Fatalf("stdout line %q; stderr:\n%s", line, p.stderr.String())
+		}
+		p.addr = addr
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no listening line within 20s; stderr:\n%s", p.stderr.String())
+	}
+	return p
+}
+
+// launch runs the binary; lines delivers its stdout lines (at most one is
+// expected) and is closed at EOF.
+func launch(t *testing.T, env []string, args ...string) (*proc, <-chan string) {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
@@ -105,17 +125,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 			t.Logf("kvserver stderr:\n%s", p.stderr.String())
 		}
 	})
-	select {
-	case line, ok := <-lines:
-		addr, found := strings.CutPrefix(line, "kvserver listening on http://")
-		if !ok || !found {
-			t.Fatalf("stdout line %q; stderr:\n%s", line, p.stderr.String())
-		}
-		p.addr = addr
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no listening line within 20s; stderr:\n%s", p.stderr.String())
-	}
-	return p
+	return p, lines
 }
 
 // wait waits for the process to exit and returns its exit code.
@@ -357,5 +367,74 @@ func TestReadHeaderTimeout(t *testing.T) {
 	_, err = io.ReadAll(conn) // returns when the server closes the connection
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("server kept a half-sent request open for 20s")
+	}
+}
+
+// TestSignalWhileLoading checks the loading phase: the listener is up
+// before the store has loaded, /readyz and the KV routes answer 503 then,
+// and a SIGTERM during the load still ends with exit 0 and a usable data
+// directory.
+func TestSignalWhileLoading(t *testing.T) {
+	dir := t.TempDir()
+	const keys = 300_000 // loads in about a second: long enough to watch
+	st, err := store.Open(store.Options{Dir: dir, Sync: store.SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < keys/1000; b++ {
+		ops := make([]store.Op, 1000)
+		for i := range ops {
+			ops[i] = store.Op{Kind: store.OpSet, Key: fmt.Sprintf("key-%03d-%03d", b, i), Value: []byte("value"), ContentType: "text/plain"}
+		}
+		if _, err := st.Apply(ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p, lines := launch(t, nil, "--addr", addr, "--data-dir", dir)
+	client := &http.Client{Timeout: 5 * time.Second}
+	sawLoading := false
+	for deadline := time.Now().Add(20 * time.Second); !sawLoading && time.Now().Before(deadline); {
+		resp, err := client.Get("http://" + addr + "/readyz")
+		if err != nil {
+			time.Sleep(time.Millisecond) // poll interval while the process starts
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatalf("ready before a loading answer was seen: the %d-key load was too quick to observe", keys)
+		}
+		if resp.StatusCode != 503 || !strings.Contains(string(body), `"status":"loading"`) {
+			t.Fatalf("readyz while loading: %d %s", resp.StatusCode, body)
+		}
+		sawLoading = true
+	}
+	if !sawLoading {
+		t.Fatal("never reached /readyz")
+	}
+	if code, body := call(t, "GET", "http://"+addr+"/api/v1/kv/key-000-000", ""); code != 503 || !strings.Contains(body, "UNAVAILABLE") {
+		t.Fatalf("GET while loading: %d %s", code, body)
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM while loading", code)
+	}
+	if line, ok := <-lines; ok {
+		t.Fatalf("printed %q though it was stopped while loading", line)
+	}
+
+	p = start(t, nil, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	if code, body := call(t, "GET", "http://"+p.addr+"/api/v1/kv/key-299-999", ""); code != 200 || body != "value" {
+		t.Fatalf("GET after the interrupted start: %d %q", code, body)
 	}
 }
