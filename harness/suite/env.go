@@ -1,0 +1,331 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/artifact"
+	"github.com/kvchaos/kvchaos/harness/check"
+	"github.com/kvchaos/kvchaos/harness/workload"
+)
+
+// Options configure a spec's server. The zero value runs the suite's
+// server with its defaults on a fresh data dir, sampled every 100 ms.
+type Options struct {
+	// Bin overrides the server binary (a mutant build).
+	Bin string
+	// Args are extra server args, after the user's KVCHAOS_SERVER_ARGS.
+	Args []string
+	// Env is extra server environment (KEY=VALUE).
+	Env []string
+	// DataDir is the server's data dir; default a fresh temp dir.
+	DataDir string
+	// AfterStart runs right after each process start (cgroup placement).
+	AfterStart func(pid int) error
+	// AuthToken is sent by the spec's clients.
+	AuthToken string
+	// SampleEvery is the resource sampling interval (default 100 ms);
+	// negative turns sampling off.
+	SampleEvery time.Duration
+	// StartTimeout bounds each start (default 30 s).
+	StartTimeout time.Duration
+}
+
+// Env is one spec's world: its server, clock, history, seeded streams and
+// artifact folder. Create it with New or Start inside a spec (It, or a
+// BeforeEach); cleanup is registered for you.
+type Env struct {
+	Target  *harness.Target
+	Clock   *harness.Clock
+	History *harness.History
+	// Streams are the spec's seeded random streams: the suite seed mixed
+	// with the spec's text, so `ginkgo --seed N` replays them.
+	Streams *workload.Streams
+	// Seed is the streams' seed.
+	Seed int64
+	// Dir is the spec's artifact folder.
+	Dir string
+
+	spec     artifact.Spec
+	sampler  *harness.Sampler
+	sampleEv time.Duration
+	figures  artifact.Figures
+	logFile  *os.File
+}
+
+// New prepares a spec's server without starting it (a fault injector may
+// mount its data dir first). It registers the cleanup that saves the
+// evidence, adds the report entries and kills the server.
+func New(o Options) *Env {
+	ginkgo.GinkgoHelper()
+	report := ginkgo.CurrentSpecReport()
+	full := report.FullText()
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(full))
+	seed := ginkgo.GinkgoRandomSeed() ^ int64(h.Sum64()>>1)
+	e := &Env{
+		Clock:    harness.NewClock(),
+		Seed:     seed,
+		Streams:  workload.NewStreams(seed),
+		figures:  artifact.Figures{},
+		sampleEv: o.SampleEvery,
+	}
+	e.History = harness.NewHistory(e.Clock)
+	id := SpecID(full)
+	e.Dir = filepath.Join(ArtifactRoot(), id)
+	_ = os.RemoveAll(e.Dir) // a previous run of the same spec
+	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
+		Fail(fmt.Sprintf("artifact dir: %v", err))
+	}
+	f, err := os.Create(filepath.Join(e.Dir, artifact.ServerLogFile))
+	if err != nil {
+		Fail(fmt.Sprintf("server log: %v", err))
+	}
+	e.logFile = f
+	bin := o.Bin
+	if bin == "" {
+		bin = ServerBin()
+	}
+	args := append(serverArgs(), o.Args...)
+	cfg := harness.TargetConfig{
+		Bin: bin, Args: args, Env: append(serverEnv(), o.Env...), DataDir: o.DataDir,
+		Log: io.MultiWriter(f, ginkgo.GinkgoWriter), AfterStart: o.AfterStart, AuthToken: o.AuthToken,
+		Clock: e.Clock, History: e.History, StartTimeout: o.StartTimeout,
+	}
+	t, err := harness.NewTarget(cfg)
+	if err != nil {
+		Fail(err.Error())
+	}
+	e.Target = t
+	e.spec = artifact.Spec{
+		ID: id, Text: full, Location: report.LeafNodeLocation.String(), Labels: report.Labels(),
+		Seed: ginkgo.GinkgoRandomSeed(), Repro: Repro(), ServerBin: bin,
+	}
+	ginkgo.DeferCleanup(e.cleanup)
+	ginkgo.DeferOnFailure(e.capture)
+	return e
+}
+
+// Start is New followed by a successful Start.
+func Start(o Options) *Env {
+	ginkgo.GinkgoHelper()
+	e := New(o)
+	e.Start()
+	return e
+}
+
+// Start starts the server (failing the spec if it does not become ready)
+// and the resource sampler, and records the server's version.
+func (e *Env) Start() {
+	ginkgo.GinkgoHelper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.Target.Start(ctx); err != nil {
+		Fail(fmt.Sprintf("start the server: %v", err))
+	}
+	if e.sampler == nil && e.sampleEv >= 0 {
+		e.sampler = harness.StartSampler(e.Target, e.Clock, e.sampleEv)
+	}
+	if e.spec.ServerVersion == nil {
+		if v, _, err := e.Target.Client().Version(ctx); err == nil {
+			e.spec.ServerVersion = v
+		}
+	}
+}
+
+// Restart restarts the server cleanly (SIGTERM, exit 0, start on the same
+// data dir), or just starts it after a Kill.
+func (e *Env) Restart() {
+	ginkgo.GinkgoHelper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if e.Target.Running() {
+		start := e.Clock.Now()
+		if err := e.Target.Stop(ctx); err != nil {
+			Fail(fmt.Sprintf("stop the server: %v", err))
+		}
+		e.RecordFault(artifact.FaultEvent{Name: "restart", Start: start, End: e.Clock.Now(), Detail: "SIGTERM, clean exit"})
+	}
+	e.Start()
+}
+
+// Crash kills the server with SIGKILL (recorded as a fault) and starts it
+// again on the same data dir.
+func (e *Env) Crash() {
+	ginkgo.GinkgoHelper()
+	at := e.Clock.Now()
+	if err := e.Target.Kill(); err != nil {
+		Fail(fmt.Sprintf("kill the server: %v", err))
+	}
+	e.RecordFault(artifact.FaultEvent{Name: "SIGKILL", Start: at, End: at})
+	e.Start()
+}
+
+// RecordFault records a fault window on the clock and in the schedule.
+func (e *Env) RecordFault(ev artifact.FaultEvent) {
+	e.Clock.RecordFault(ev)
+}
+
+// Client is a new recording client of the spec's server.
+func (e *Env) Client() *harness.Client { return e.Target.Client() }
+
+// Clients returns a workload.ClientFactory of the spec's server.
+func (e *Env) Clients() workload.ClientFactory {
+	return func(int) *harness.Client { return e.Target.Client() }
+}
+
+// Figure sets one of the spec's key numbers for the report.
+func (e *Env) Figure(name string, v float64) { e.figures[name] = v }
+
+// Figures sets several key numbers.
+func (e *Env) Figures(f artifact.Figures) {
+	for k, v := range f {
+		e.figures[k] = v
+	}
+}
+
+// Sampler is the spec's resource sampler (nil before Start or when off).
+func (e *Env) Sampler() *harness.Sampler { return e.sampler }
+
+// Check runs a checker over the spec's history so far, records it for
+// `kvchaos recheck`, and fails the spec with every violation (and the
+// re-run command) unless it passed.
+func (e *Env) Check(cs artifact.CheckSpec) check.Result {
+	ginkgo.GinkgoHelper()
+	res := e.Run(cs)
+	if err := res.Err(); err != nil {
+		Fail(err.Error())
+	}
+	return res
+}
+
+// Run runs a checker like Check but returns the result without failing
+// (mutant specs expect a failure).
+func (e *Env) Run(cs artifact.CheckSpec) check.Result {
+	e.spec.Checks = append(e.spec.Checks, cs)
+	ginkgo.By(fmt.Sprintf("checking %s over %d ops", cs.Name, e.History.Len()))
+	res := check.Run(cs, e.History.Ops(), e.Clock.Faults(), e.Dir)
+	e.figures["check_"+cs.Name+"_violations"] = float64(len(res.Violations))
+	return res
+}
+
+// capture runs on the first failure, while the server still exists: it
+// keeps the data dir, and asks a running server for its goroutines.
+func (e *Env) capture() {
+	if e.Target == nil {
+		return
+	}
+	if dir := e.Target.DataDir(); dir != "" {
+		if err := copyDir(dir, filepath.Join(e.Dir, artifact.DataDir)); err != nil {
+			fmt.Fprintf(ginkgo.GinkgoWriter, "kvchaos: copy data dir: %v\n", err)
+		}
+	}
+	if e.Target.Running() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := e.Target.GoroutineDump(ctx); err != nil {
+			fmt.Fprintf(ginkgo.GinkgoWriter, "kvchaos: goroutine dump: %v\n", err)
+		}
+	}
+}
+
+// cleanup stops the server and the sampler, writes the evidence and the
+// report entries, and removes what a passing spec does not need.
+func (e *Env) cleanup() {
+	var samples []artifact.Sample
+	if e.sampler != nil {
+		samples = e.sampler.Stop()
+	}
+	_ = e.Target.Kill()
+	races := e.Target.RaceReports()
+	failed := ginkgo.CurrentSpecReport().Failed() || races > 0
+	keep := failed || os.Getenv(EnvKeepArtifacts) == "1"
+	_ = e.Target.Cleanup(keep)
+	_ = e.logFile.Close()
+
+	ops := e.History.Ops()
+	faults := e.Clock.Faults()
+	e.spec.Failed = failed
+	e.spec.ServerArgs = e.Target.Args()
+	e.spec.FaultSchedule = faults
+	for _, w := range []struct {
+		name string
+		v    any
+	}{{artifact.SpecFile, e.spec}, {artifact.HistoryFile, ops}, {artifact.ResourcesFile, samples}, {artifact.FaultsFile, faults}} {
+		if err := harness.WriteJSON(filepath.Join(e.Dir, w.name), w.v); err != nil {
+			fmt.Fprintf(ginkgo.GinkgoWriter, "kvchaos: %v\n", err)
+		}
+	}
+
+	figs := artifact.Figures{}
+	if len(ops) > 0 {
+		for k, v := range harness.LatencyFigures(ops) {
+			figs[k] = v
+		}
+	}
+	for k, v := range harness.ResourceFigures(samples) {
+		figs[k] = v
+	}
+	for k, v := range e.figures {
+		figs[k] = v
+	}
+	if len(faults) > 0 {
+		figs["faults"] = float64(len(faults))
+	}
+	ginkgo.AddReportEntry(artifact.EntryFigures, figs, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+	ginkgo.AddReportEntry(artifact.EntryRepro, e.spec.Repro, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+
+	switch {
+	case keep:
+		ginkgo.AddReportEntry(artifact.EntryArtifacts, e.Dir, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+	case os.Getenv(EnvArtifactsDir) != "":
+		// A reporting run (kvchaos run) charts passing specs too: keep the
+		// small JSON evidence, drop the log.
+		_ = os.Remove(filepath.Join(e.Dir, artifact.ServerLogFile))
+		ginkgo.AddReportEntry(artifact.EntryArtifacts, e.Dir, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+	default:
+		_ = os.RemoveAll(e.Dir)
+	}
+	if races > 0 {
+		Fail(fmt.Sprintf("the server printed %d \"WARNING: DATA RACE\" report(s); see %s", races, filepath.Join(e.Dir, artifact.ServerLogFile)))
+	}
+}
+
+// copyDir copies a data dir (cp -a keeps sparse files and modes).
+func copyDir(src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return err
+	}
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp -a %s %s: %w: %s", src, dst, err, out)
+	}
+	return nil
+}
+
+// Labels is a helper for specs that need to know their own labels.
+func Labels() []string { return slices.Clone(ginkgo.CurrentSpecReport().Labels()) }
+
+// Linearizability is the CheckSpec of a porcupine check with the default
+// timeout.
+func Linearizability() artifact.CheckSpec {
+	return artifact.CheckSpec{Name: check.NameLinearizable}
+}
+
+// Integrity is the CheckSpec of an integrity check.
+func Integrity() artifact.CheckSpec { return artifact.CheckSpec{Name: check.NameIntegrity} }
+
+// Durability is the CheckSpec of a durability check whose final reads start
+// at from.
+func Durability(from float64) artifact.CheckSpec {
+	return artifact.CheckSpec{Name: check.NameDurable, From: from}
+}
