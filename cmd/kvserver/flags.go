@@ -35,6 +35,7 @@ type config struct {
 	ShutdownTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 }
 
@@ -49,7 +50,7 @@ func serveFlags(c *config) *flag.FlagSet {
 		MaxValueSize: api.DefaultMaxValueSize, MaxBodySize: api.DefaultMaxBodySize,
 		MaxBatchOps: api.DefaultMaxBatchOps, MaxTTL: api.DefaultMaxTTL,
 		LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free one)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (required; created if missing)")
@@ -75,6 +76,7 @@ func serveFlags(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time a client has to send the request headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time a client has to send the whole request, body included")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time from the end of the request headers to the end of the response, so a client that stops reading cannot hold a handler")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
 	return fs
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -45,7 +46,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.metrics.observe(c.Request().Method, route, c.Response().Status, time.Since(start))
+		took := time.Since(start)
+		s.metrics.observe(c.Request().Method, route, c.Response().Status, took)
+		if s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+			s.log.Debug("request", "method", c.Request().Method, "path", c.Request().URL.Path,
+				"status", c.Response().Status, "bytes", c.Response().Size, "took", took, "request_id", requestID(c))
+		}
 		return nil
 	}
 }
