@@ -51,7 +51,7 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 				_, err = snapshot(ctx, t.Client())
 				Expect(err).NotTo(HaveOccurred(), "read the bank after kill %d", i+1)
 				res := check.Durable(t.History().Ops(), from)
-				Expect(res.Err()).NotTo(HaveOccurred(), "after kill %d of %d (--sync %s)", i+1, kills, sync)
+				expectPass(res, fmt.Sprintf("after kill %d of %d (--sync %s)", i+1, kills, sync))
 
 				r, err := t.Client().Put(ctx, "rev-probe", []byte(fmt.Sprint(i)), harness.PutOptions{})
 				Expect(err).NotTo(HaveOccurred())
@@ -59,7 +59,7 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 					"revision went backwards after kill %d: the server acknowledged revision %d before the crash", i+1, maxRev)
 			}
 			h := t.History().Ops()
-			Expect(check.Atomicity(h, accounts(), bankTotal).Err()).NotTo(HaveOccurred())
+			expectPass(check.Atomicity(h, accounts(), bankTotal), "bank transfers")
 			figures(artifact.Figures{"kills": float64(kills), "recovery_ms_max": maxOf(recovery),
 				"recovery_ms_mean": meanOf(recovery), "ops": float64(len(h))})
 		},
