@@ -197,7 +197,11 @@ func (s *Server) get(c echo.Context) error {
 		ct = defaultContentType
 	}
 	h.Set(echo.HeaderContentType, ct)
-	h.Set(echo.HeaderContentLength, strconv.Itoa(meta.Size))
+	size := meta.Size
+	if c.Request().Method != http.MethodHead {
+		size = len(value)
+	}
+	h.Set(echo.HeaderContentLength, strconv.Itoa(size))
 	c.Response().WriteHeader(http.StatusOK)
 	if c.Request().Method == http.MethodHead {
 		return nil

@@ -337,6 +337,7 @@ func TestMetrics(t *testing.T) {
 	s := newTestServer(Config{}, f)
 	seed(t, s, "a", "v")
 	serve(t, s, request{method: "GET", target: "/nope"})
+	serve(t, s, request{method: "FROB", target: "/api/v1/kv/a"})
 	f.degraded = errors.New("disk full")
 	rec := serve(t, s, request{method: "GET", target: "/metrics"})
 	if rec.Code != 200 {
@@ -345,6 +346,7 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`kvserver_http_requests_total{code="201",method="PUT",route="/api/v1/kv/*"} 1`,
 		`kvserver_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`kvserver_http_requests_total{code="405",method="OTHER",route="/api/v1/kv/*"} 1`,
 		`kvserver_http_request_duration_seconds_bucket{code="201",method="PUT",route="/api/v1/kv/*",le="+Inf"} 1`,
 		"kvserver_keys 1", "kvserver_revision 1", "kvserver_degraded 1", "kvserver_ready 0",
 		"kvserver_evictions_total 0", "kvserver_fsync_seconds_total 0", "kvserver_recovery_seconds 0",

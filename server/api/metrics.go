@@ -20,9 +20,18 @@ type httpMetrics struct {
 }
 
 func (m *httpMetrics) observe(method, route string, code int, d time.Duration) {
+	if !knownMethods[method] { // keep the label set bounded whatever clients send
+		method = "OTHER"
+	}
 	c := strconv.Itoa(code)
 	m.requests.WithLabelValues(method, route, c).Inc()
 	m.duration.WithLabelValues(method, route, c).Observe(d.Seconds())
+}
+
+// knownMethods are the methods kept as metric labels; others count as OTHER.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPut: true, http.MethodPost: true,
+	http.MethodDelete: true, http.MethodOptions: true, http.MethodPatch: true,
 }
 
 // newRegistry builds the dedicated registry /metrics serves: request
