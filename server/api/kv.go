@@ -1,9 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"math"
 	"net/http"
@@ -136,18 +136,37 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+	// Grow by doubling but never past limit+1 bytes (the +1 is how
+	// MaxBytesReader notices the overflow), so an oversized body costs at
+	// most the limit in memory.
+	size := int64(64 << 10)
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Response().Writer, r.Body, limit)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
+	buf := make([]byte, 0, min(size, limit+1))
+	body := http.MaxBytesReader(c.Response().Writer, r.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit { // cannot happen: MaxBytesReader stops first
+				return nil, tooLarge
+			}
+			grown := make([]byte, len(buf), min(2*int64(cap(buf))+1, limit+1))
+			copy(grown, buf)
+			buf = grown
 		}
-		return nil, apiError(http.StatusBadRequest, CodeInvalidRequest, "reading the request body: "+err.Error(), nil)
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge
+			}
+			return nil, apiError(http.StatusBadRequest, CodeInvalidRequest, "reading the request body: "+err.Error(), nil)
+		}
 	}
-	return buf.Bytes(), nil
 }
 
 // get answers GET and HEAD of a key: its bytes verbatim with its metadata

@@ -357,3 +357,31 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyLimitBoundary checks that a body of exactly the limit is taken
+// and one byte more is refused, with and without a Content-Length.
+func TestBodyLimitBoundary(t *testing.T) {
+	s := newTestServer(Config{MaxValueSize: 100_000}, newFakeStore())
+	for _, tt := range []struct {
+		size    int
+		chunked bool
+		status  int
+	}{
+		{100_000, false, 201}, {100_000, true, 200}, {100_001, false, 413}, {100_001, true, 413}, {0, true, 200}, {70_000, true, 200},
+	} {
+		req := httptest.NewRequest("PUT", "/api/v1/kv/k", strings.NewReader(strings.Repeat("x", tt.size)))
+		if tt.chunked {
+			req.ContentLength = -1
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tt.status {
+			t.Fatalf("%d bytes (chunked %v): %d, want %d", tt.size, tt.chunked, rec.Code, tt.status)
+		}
+		if rec.Code < 300 {
+			if got := serve(t, s, request{method: "GET", target: "/api/v1/kv/k"}); got.Body.Len() != tt.size {
+				t.Fatalf("%d bytes (chunked %v) stored as %d", tt.size, tt.chunked, got.Body.Len())
+			}
+		}
+	}
+}
