@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -71,8 +70,9 @@ func mixed(ctx context.Context, t *harness.Target, seed *rand.Rand) {
 var _ = Describe("concurrent access", Label("reliability", "concurrency"), func() {
 	DescribeTable("256 clients, mixed ops",
 		func(ctx SpecContext, d time.Duration, withFaults bool) {
-			t := newServer("", "--sync", "always")
-			start(ctx, t)
+			e := newServer("", "--sync", "always")
+			t := e.Target
+			start(e)
 			clock := t.Clock()
 			begin := clock.Now()
 			runCtx, cancel := context.WithTimeout(ctx, d)
@@ -118,7 +118,7 @@ var _ = Describe("concurrent access", Label("reliability", "concurrency"), func(
 				}
 			}
 			res := check.Linearizable(lin, check.LinearizableOptions{Timeout: 60 * time.Second,
-				Faults: clock.Faults(), VisualizePath: visualizePath()})
+				Faults: clock.Faults(), VisualizePath: filepath.Join(e.Dir, artifact.PorcupineFile)})
 			expectPass(res, "porcupine on the sampled keys")
 
 			p50, p99, p999, rate := latencies(h, begin, end)
@@ -132,7 +132,7 @@ var _ = Describe("concurrent access", Label("reliability", "concurrency"), func(
 				Expect(after50).To(BeNumerically("<=", 3*base50+50),
 					"p50 latency after the faults healed is %.1f ms, before them %.1f ms: the server did not recover", after50, base50)
 			}
-			figures(f)
+			e.Figures(f)
 		},
 		Entry("for 5s", 5*time.Second, false),
 		Entry("for 8s with CPU starvation and a pause", 8*time.Second, true),
@@ -146,14 +146,4 @@ func describeFirst(ops []artifact.Op) string {
 		return "none"
 	}
 	return check.Describe(ops[0])
-}
-
-// visualizePath is where porcupine's visualisation goes on failure: the
-// artifact dir when the run has one, else the temp dir.
-func visualizePath() string {
-	dir := os.Getenv("KVCHAOS_ARTIFACTS_DIR")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, fmt.Sprintf("reliability-concurrency-%d-%s", GinkgoRandomSeed(), artifact.PorcupineFile))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kvchaos/kvchaos/harness"
 	"github.com/kvchaos/kvchaos/harness/artifact"
 	"github.com/kvchaos/kvchaos/harness/check"
+	"github.com/kvchaos/kvchaos/harness/suite"
 )
 
 // pause waits d or until ctx ends: the workload runs meanwhile, and the
@@ -30,8 +31,9 @@ func pause(ctx context.Context, d time.Duration) {
 var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 	DescribeTable("SIGKILL at seeded moments during transfers and writes",
 		func(ctx SpecContext, sync string, kills int) {
-			t := newServer("", "--sync", sync)
-			start(ctx, t)
+			e := newServer("", "--sync", sync)
+			t := e.Target
+			start(e)
 			openBank(ctx, t)
 			w := newWorkload(t, 4, true, "crash-"+sync)
 			moments := seeded("kill-moments-" + sync)
@@ -46,12 +48,11 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 				maxRev := maxAckedRevision(t.History().Ops())
 
 				from := t.Clock().Now()
-				recovery = append(recovery, float64(start(ctx, t).Milliseconds()))
+				recovery = append(recovery, float64(start(e).Milliseconds()))
 				readAll(ctx, t, w.written())
 				_, err = snapshot(ctx, t.Client())
 				Expect(err).NotTo(HaveOccurred(), "read the bank after kill %d", i+1)
-				res := check.Durable(t.History().Ops(), from)
-				expectPass(res, fmt.Sprintf("after kill %d of %d (--sync %s)", i+1, kills, sync))
+				expectPass(e.Run(suite.Durability(from)), fmt.Sprintf("after kill %d of %d (--sync %s)", i+1, kills, sync))
 
 				r, err := t.Client().Put(ctx, "rev-probe", []byte(fmt.Sprint(i)), harness.PutOptions{})
 				Expect(err).NotTo(HaveOccurred())
@@ -59,8 +60,8 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 					"revision went backwards after kill %d: the server acknowledged revision %d before the crash", i+1, maxRev)
 			}
 			h := t.History().Ops()
-			expectPass(check.Atomicity(h, accounts(), bankTotal), "bank transfers")
-			figures(artifact.Figures{"kills": float64(kills), "recovery_ms_max": maxOf(recovery),
+			expectPass(e.Run(artifact.CheckSpec{Name: check.NameAtomicity, Keys: accounts(), Total: bankTotal}), "bank transfers")
+			e.Figures(artifact.Figures{"kills": float64(kills), "recovery_ms_max": maxOf(recovery),
 				"recovery_ms_mean": meanOf(recovery), "ops": float64(len(h))})
 		},
 		Entry("--sync always", "always", 7),
@@ -75,8 +76,9 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 		func(ctx SpecContext, sync string, cycles int) {
 			p := &fault.PowerLoss{}
 			dir := setup(ctx, p)
-			t := newServer(dir, "--sync", sync)
-			start(ctx, t)
+			e := newServer(dir, "--sync", sync)
+			t := e.Target
+			start(e)
 			w := newWorkload(t, 2, false, "powerloss-"+sync)
 			moments := seeded("powerloss-moments-" + sync)
 			var lost int
@@ -91,7 +93,7 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 				Expect(err).NotTo(HaveOccurred())
 				Expect(t.Wait(ctx)).To(Succeed())
 				stop()
-				start(ctx, t)
+				start(e)
 				keys := w.written()
 				found := readAll(ctx, t, keys)
 				l, win, bad := compareAcked(t.History().Ops(), keys, found, since, at)
@@ -111,7 +113,7 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 				}
 			}
 			fmt.Fprintf(GinkgoWriter, "--sync %s: %d acknowledged writes lost in %d power losses, loss window %.3fs\n", sync, lost, cycles, window)
-			figures(artifact.Figures{"power_losses": float64(cycles), "lost_writes": float64(lost), "loss_window_s": window})
+			e.Figures(artifact.Figures{"power_losses": float64(cycles), "lost_writes": float64(lost), "loss_window_s": window})
 		},
 		Entry("--sync always loses nothing acknowledged", "always", 2),
 		Entry("--sync everysec loses at most about a second", "everysec", 2),
@@ -123,9 +125,11 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 	DescribeTable("a torn tail leaves a prefix of the acknowledged history",
 		func(ctx SpecContext, mode fault.TornMode, cuts int) {
 			r := seeded(fmt.Sprintf("torn-%d", mode))
+			e := newServer("", "--sync", "always")
+			t := e.Target
 			for i := range cuts {
-				t := newServer("", "--sync", "always")
-				start(ctx, t)
+				t.SetDataDir(GinkgoT().TempDir()) // each cut on a fresh log
+				start(e)
 				keys := sequentialPuts(ctx, t, fmt.Sprintf("t/%d/", i), 30, r.Int63())
 				_, err := fault.Inject(ctx, t.Clock(), fault.Kill{}, t)
 				Expect(err).NotTo(HaveOccurred())
@@ -144,8 +148,9 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 	)
 
 	It("refuses to start on mid-file corruption, and repair brings it back", func(ctx SpecContext) {
-		t := newServer("", "--sync", "always")
-		start(ctx, t)
+		e := newServer("", "--sync", "always")
+		t := e.Target
+		start(e)
 		keys := sequentialPuts(ctx, t, "c/", 200, seeded("corrupt-values").Int63())
 		_, err := fault.Inject(ctx, t.Clock(), fault.Kill{}, t)
 		Expect(err).NotTo(HaveOccurred())
@@ -160,9 +165,9 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 		Expect(log).To(ContainSubstring(filepath.Base(c.Path)), "the refusal does not name the damaged file")
 		Expect(log).To(ContainSubstring("repair"), "the refusal does not say how to fix it")
 
-		out, err := exec.CommandContext(ctx, serverBin, "repair", "--data-dir", t.DataDir()).CombinedOutput()
+		out, err := exec.CommandContext(ctx, suite.ServerBin(), "repair", "--data-dir", t.DataDir()).CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "kvserver repair: %s", out)
-		start(ctx, t)
+		start(e)
 		expectPrefix(ctx, t, keys, c.Detail())
 	})
 })

@@ -10,7 +10,7 @@ import (
 
 	"github.com/kvchaos/kvchaos/fault"
 	"github.com/kvchaos/kvchaos/harness"
-	"github.com/kvchaos/kvchaos/harness/check"
+	"github.com/kvchaos/kvchaos/harness/suite"
 )
 
 // statusOf returns the HTTP status and code of a client error (0, "" for
@@ -26,8 +26,9 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 	It("answers 507 DISK_FULL on a full disk, keeps reads, and writes again once space is back", func(ctx SpecContext) {
 		d := &fault.DiskFull{Size: 32 << 20}
 		dir := setup(ctx, d)
-		t := newServer(dir, "--sync", "always")
-		start(ctx, t)
+		e := newServer(dir, "--sync", "always")
+		t := e.Target
+		start(e)
 		keys := sequentialPuts(ctx, t, "d/", 50, seeded("diskfull").Int63())
 
 		w, err := fault.Inject(ctx, t.Clock(), d, t)
@@ -59,20 +60,21 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 		}).WithContext(ctx).Should(Succeed(), "writes did not work again after the space came back (no restart)")
 
 		Expect(t.Stop(ctx)).To(Succeed())
-		start(ctx, t)
+		start(e)
 		readAll(ctx, t, append(keys, "after-full"))
-		expectPass(check.Durable(t.History().Ops(), from), "restart after the disk was full")
+		expectPass(e.Run(suite.Durability(from)), "restart after the disk was full")
 	})
 
 	It("does not acknowledge a write whose fsync failed with EIO, and works again after", func(ctx SpecContext) {
-		e := &fault.IOError{Syscalls: []string{"fsync", "fdatasync"}, Errno: "EIO"}
-		skipUnsupported(e)
-		t := newServer("", "--sync", "always")
-		start(ctx, t)
+		ioe := &fault.IOError{Syscalls: []string{"fsync", "fdatasync"}, Errno: "EIO"}
+		skipUnsupported(ioe)
+		e := newServer("", "--sync", "always")
+		t := e.Target
+		start(e)
 		keys := sequentialPuts(ctx, t, "e/", 20, seeded("eio").Int63())
 		c := t.Client()
 
-		w, err := fault.Inject(ctx, t.Clock(), e, t)
+		w, err := fault.Inject(ctx, t.Clock(), ioe, t)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(w.Heal)
 		_, err = c.Put(ctx, "eio/failed", []byte("fsync fails"), harness.PutOptions{})
@@ -80,7 +82,7 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 		status, _ := statusOf(err)
 		Expect(status).To(BeElementOf(http.StatusInternalServerError, http.StatusInsufficientStorage), "EIO on fsync answered %v", err)
 		Expect(w.Heal(ctx)).To(Succeed())
-		Expect(e.Injected()).To(BeNumerically(">", 0), "strace failed no fsync: the fault did not happen")
+		Expect(ioe.Injected()).To(BeNumerically(">", 0), "strace failed no fsync: the fault did not happen")
 
 		// docs/storage.md: the failed transaction is cut back and the
 		// server keeps serving (no fail-stop).
@@ -92,8 +94,8 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 		_, err = fault.Inject(ctx, t.Clock(), fault.Kill{}, t)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(t.Wait(ctx)).To(Succeed())
-		start(ctx, t)
+		start(e)
 		readAll(ctx, t, append(keys, "eio/failed", "eio/after"))
-		expectPass(check.Durable(t.History().Ops(), from), "restart after the I/O errors")
+		expectPass(e.Run(suite.Durability(from)), "restart after the I/O errors")
 	})
 })

@@ -19,14 +19,16 @@ import (
 	"github.com/kvchaos/kvchaos/fault"
 	"github.com/kvchaos/kvchaos/harness"
 	"github.com/kvchaos/kvchaos/harness/artifact"
+	"github.com/kvchaos/kvchaos/harness/suite"
 )
 
 // limited returns a server whose process enters a memory cgroup with the
 // given limit as soon as it exists.
-func limited(ctx context.Context, m *fault.MemoryLimit, args ...string) *harness.Target {
+func limited(ctx context.Context, m *fault.MemoryLimit, args ...string) *suite.Env {
 	GinkgoHelper()
 	skipUnsupported(m)
-	t := newServer("", args...)
+	e := newServer("", args...)
+	t := e.Target
 	var mu sync.Mutex
 	var win *fault.Window
 	t.SetAfterStart(func(pid int) error {
@@ -41,7 +43,7 @@ func limited(ctx context.Context, m *fault.MemoryLimit, args ...string) *harness
 		defer mu.Unlock()
 		Expect(win.Heal(ctx)).To(Succeed())
 	})
-	return t
+	return e
 }
 
 // flood writes unique 64 KiB values from 8 clients until total bytes were
@@ -88,8 +90,9 @@ var _ = Describe("memory limit", Label("reliability", "memory"), func() {
 	DescribeTable("stays under a 128 MiB cgroup limit with --max-memory below it, under heavy writes",
 		func(ctx SpecContext, maxMemory string, bytes int64) {
 			m := &fault.MemoryLimit{Limit: 128 << 20}
-			t := limited(ctx, m, "--max-memory", maxMemory, "--eviction", "lru", "--sync", "always")
-			start(ctx, t)
+			e := limited(ctx, m, "--max-memory", maxMemory, "--eviction", "lru", "--sync", "always")
+			t := e.Target
+			start(e)
 			from := t.Clock().Now()
 			fails := flood(ctx, t, 3*bytes)
 			to := t.Clock().Now()
@@ -102,7 +105,7 @@ var _ = Describe("memory limit", Label("reliability", "memory"), func() {
 				Expect(status).To(HavePrefix(strconv.Itoa(http.StatusInsufficientStorage)), "writes under memory pressure failed with %v (want only 507)", fails)
 			}
 			p50, p99, _, rate := latencies(t.History().Ops(), from, to)
-			figures(artifact.Figures{"rss_peak_bytes": rss, "rss_peak_per_max_memory": rss / float64(bytes),
+			e.Figures(artifact.Figures{"rss_peak_bytes": rss, "rss_peak_per_max_memory": rss / float64(bytes),
 				"cgroup_limit_bytes": float64(m.Limit), "p50_ms": p50, "p99_ms": p99, "ops_per_sec": rate})
 			Expect(rss).To(BeNumerically("<", float64(m.Limit)), "peak RSS over the cgroup limit")
 		},
@@ -116,8 +119,9 @@ var _ = Describe("memory limit", Label("reliability", "memory"), func() {
 
 	It("reports the OOM kill of a server whose --max-memory is unlimited under a 96 MiB cgroup", func(ctx SpecContext) {
 		m := &fault.MemoryLimit{Limit: 96 << 20}
-		t := limited(ctx, m, "--sync", "never")
-		start(ctx, t)
+		e := limited(ctx, m, "--sync", "never")
+		t := e.Target
+		start(e)
 		fails := flood(ctx, t, 512<<20)
 		Eventually(t.Done()).WithTimeout(30*time.Second).Should(BeClosed(),
 			"the server kept running with 512 MiB written under a 96 MiB limit and no --max-memory (failures: %v)", fails)
@@ -126,6 +130,6 @@ var _ = Describe("memory limit", Label("reliability", "memory"), func() {
 		Expect(t.ExitSignal()).To(Equal(syscall.SIGKILL), "the server died, but not by SIGKILL: %s", t.ExitDescription())
 		Expect(oom).To(BeNumerically(">=", 1), "the server was SIGKILLed but the cgroup counted no OOM kill")
 		AddReportEntry("oom", fmt.Sprintf("OOM-killed by the cgroup (limit %d bytes): %s, oom_kill=%d", m.Limit, t.ExitDescription(), oom))
-		figures(artifact.Figures{"oom_kills": float64(oom), "cgroup_limit_bytes": float64(m.Limit)})
+		e.Figures(artifact.Figures{"oom_kills": float64(oom), "cgroup_limit_bytes": float64(m.Limit)})
 	})
 })

@@ -12,49 +12,26 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/kvchaos/kvchaos/fault"
-	"github.com/kvchaos/kvchaos/harness"
-	"github.com/kvchaos/kvchaos/harness/artifact"
 	"github.com/kvchaos/kvchaos/harness/check"
+	"github.com/kvchaos/kvchaos/harness/suite"
 )
 
 func TestReliability(t *testing.T) {
-	// Every failure message ends with the command that re-runs just it.
-	RegisterFailHandler(func(message string, callerSkip ...int) {
-		skip := 1
-		if len(callerSkip) > 0 {
-			skip += callerSkip[0]
-		}
-		Fail(message+"\n\nre-run: "+repro(), skip)
-	})
-	RunSpecs(t, "Reliability Suite")
+	RegisterFailHandler(suite.Fail)
+	RunSpecs(t, "reliability")
 }
 
-// serverBin is the kvserver binary every spec runs.
-var serverBin string
+var _ = suite.Setup("reliability", suite.Build{})
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	if bin := os.Getenv("KVCHAOS_SERVER_BIN"); bin != "" {
-		return []byte(bin)
-	}
-	bin, err := gexec.Build("github.com/kvchaos/kvchaos/cmd/kvserver")
-	Expect(err).NotTo(HaveOccurred(), "build cmd/kvserver")
-	return []byte(bin)
-}, func(bin []byte) {
-	serverBin = string(bin)
-})
-
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	gexec.CleanupBuildArtifacts()
+var _ = AfterSuite(func() {
 	// Nothing may outlive the suite: no server, mount, cgroup or tracer.
 	// (The fault package's own tests mark their victims "faulttest"; they
 	// may run beside this suite under `go test ./...`.)
@@ -69,12 +46,6 @@ var _ = SynchronizedAfterSuite(func() {}, func() {
 	}).WithTimeout(20*time.Second).Should(BeEmpty(), "the suite left these behind (remove them with `kvchaos cleanup`)")
 })
 
-// repro is the command that re-runs just the current spec.
-func repro() string {
-	return fmt.Sprintf("ginkgo --seed %d --focus %q ./suites/reliability", GinkgoRandomSeed(),
-		strings.ReplaceAll(CurrentSpecReport().FullText(), `"`, `.`))
-}
-
 // seeded returns a random stream for one purpose, derived from the suite's
 // seed, so adding draws to one stream does not shift another.
 func seeded(stream string) *rand.Rand {
@@ -85,36 +56,19 @@ func seeded(stream string) *rand.Rand {
 	return rand.New(rand.NewSource(GinkgoRandomSeed() ^ h))
 }
 
-// newServer prepares a target with args; dataDir "" means a temp dir. The
-// target is killed and cleaned up after the spec (its data dir is kept when
-// the spec failed), and its log is attached on failure.
-func newServer(dataDir string, args ...string) *harness.Target {
+// newServer prepares the spec's server (not started) with args; dataDir ""
+// means a fresh temp dir. The suite bootstrap kills it after the spec, saves
+// the evidence and keeps the data dir when the spec failed.
+func newServer(dataDir string, args ...string) *suite.Env {
 	GinkgoHelper()
-	t, err := harness.NewTarget(harness.TargetConfig{
-		Bin:     serverBin,
-		Args:    args,
-		Env:     []string{fault.OwnerEnv + "=reliability"},
-		DataDir: dataDir,
-		Log:     GinkgoWriter,
-	})
-	Expect(err).NotTo(HaveOccurred())
-	AddReportEntry(artifact.EntryRepro, repro(), ReportEntryVisibilityNever)
-	DeferCleanup(func() {
-		failed := CurrentSpecReport().Failed()
-		if failed {
-			AddReportEntry("server log tail", t.LogTail(80))
-			AddReportEntry("data dir", t.DataDir())
-		}
-		Expect(t.Cleanup(failed)).To(Succeed())
-	})
-	return t
+	return suite.New(suite.Options{Args: args, DataDir: dataDir, Env: []string{fault.OwnerEnv + "=reliability"}})
 }
 
-// start starts t and returns how long it took to be ready.
-func start(ctx context.Context, t *harness.Target) time.Duration {
+// start starts the server and returns how long it took to be ready.
+func start(e *suite.Env) time.Duration {
 	GinkgoHelper()
 	began := time.Now()
-	Expect(t.Start(ctx)).To(Succeed(), "the server did not start")
+	e.Start()
 	return time.Since(began)
 }
 
@@ -143,13 +97,8 @@ func skipUnsupported(inj fault.Injector) {
 func expectPass(res check.Result, when string) {
 	GinkgoHelper()
 	if !res.OK() {
-		Fail(fmt.Sprintf("%s: %s\nre-run: %s", when, res.String(), repro()))
+		Fail(fmt.Sprintf("%s: %s\nre-run just this spec:\n  %s", when, res.String(), suite.Repro()))
 	}
-}
-
-// figures adds the spec's key numbers to the report.
-func figures(f artifact.Figures) {
-	AddReportEntry(artifact.EntryFigures, f)
 }
 
 // pidTarget is a fault.Target for a pid the harness just started.
