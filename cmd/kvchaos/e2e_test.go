@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/onsi/ginkgo/v2/reporters"
 
@@ -269,4 +271,74 @@ func TestCleanupSaysWhatItRemoved(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestInterruptCleansUpAndStillReports(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "reports")
+	hang, err := filepath.Abs("testdata/hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "kvchaos"), "run", "--out", out, hang)
+	cmd.Env = append(os.Environ(), "CI=true")
+	var stdout lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	started := filepath.Join(out, "artifacts", "started")
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(2 * time.Minute)
+	for waiting := true; waiting; {
+		select {
+		case <-tick.C:
+			_, err := os.Stat(started)
+			waiting = err != nil
+		case err := <-done:
+			t.Fatalf("kvchaos exited before the spec started: %v\n%s", err, stdout.String())
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			t.Fatalf("spec never started:\n%s", stdout.String())
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("kvchaos did not stop after SIGINT:\n%s", stdout.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit %v, want 1 (interrupted spec)\n%s", err, stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "artifacts", "cleaned-up")); err != nil {
+		t.Error("the spec's DeferCleanup did not run")
+	}
+	if _, err := os.Stat(filepath.Join(out, reports.HTMLFile)); err != nil {
+		t.Errorf("no index.html after the interrupt:\n%s", stdout.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // ginkgoEnv overrides where the ginkgo CLI is found.
@@ -85,10 +86,13 @@ func runGinkgo(ctx context.Context, argv []string, env map[string]string, out io
 	cmd.Env = append(os.Environ(), envList(env)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	// On Ctrl-C the terminal sends SIGINT to ginkgo too; give it time to
-	// run its cleanup (DeferCleanup heals faults) instead of killing it.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 0
+	// ginkgo and its suite processes get their own process group, and on
+	// Ctrl-C (or SIGTERM to us) the group gets exactly one SIGINT, as from
+	// a terminal: the suite interrupts the running spec, runs its cleanup
+	// (DeferCleanup heals faults, kills servers) and ginkgo writes the
+	// report. A second SIGINT would make them skip the cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -60,6 +60,6 @@ checks the recorded histories, and writes reports a person and CI can read.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newReportCmd(), newReproCmd(), newCleanupCmd(), newRecheckCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newReportCmd(), newReproCmd(), newCleanupCmd(), newRecheckCmd(), newVersionCmd(), newBenchCmd())
 	return root
 }
