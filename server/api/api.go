@@ -29,6 +29,8 @@ type Store interface {
 
 var _ Store = (*store.Store)(nil)
 
+var _ http.Handler = (*Server)(nil)
+
 // Defaults for the zero fields of Config.
 const (
 	DefaultMaxValueSize = 16 << 20

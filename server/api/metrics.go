@@ -138,5 +138,3 @@ func bool01(b bool) float64 {
 	}
 	return 0
 }
-
-var _ http.Handler = (*Server)(nil)
