@@ -1,0 +1,209 @@
+package gen
+
+import (
+	"bufio"
+	"fmt"
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// PackageDoc is one Go package of the repository and its doc comment.
+type PackageDoc struct {
+	// ImportPath is the package's import path.
+	ImportPath string
+	// Dir is its directory relative to the root, with forward slashes.
+	Dir string
+	// Name is the package name ("main" for a command).
+	Name string
+	// Doc is the package's doc comment; Synopsis its first sentence.
+	Doc, Synopsis string
+	// TestOnly is true for a package of _test.go files only (a suite).
+	TestOnly bool
+}
+
+// skipDir reports whether a directory is outside the documented code.
+func skipDir(name string) bool {
+	return name == "testdata" || name == "bin" || name == "vendor" || name == "node_modules" ||
+		name == "artifacts" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
+}
+
+// PackageDocs reads the doc comment of every package under root (parsing
+// only package clauses and comments: no build, no toolchain), sorted by
+// directory.
+func PackageDocs(root string) ([]PackageDoc, error) {
+	module, err := modulePath(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []PackageDoc
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if path != root && skipDir(d.Name()) {
+			return filepath.SkipDir
+		}
+		pd, ok, err := packageDoc(path)
+		if err != nil || !ok {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		pd.Dir = filepath.ToSlash(rel)
+		pd.ImportPath = module + "/" + pd.Dir
+		if rel == "." {
+			pd.ImportPath, pd.Dir = module, "."
+		}
+		out = append(out, pd)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read package docs: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	return out, nil
+}
+
+// packageDoc reads the package clause and doc comment of the Go files in
+// dir; ok is false when dir has none.
+func packageDoc(dir string) (PackageDoc, bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return PackageDoc{}, false, err
+	}
+	var pd PackageDoc
+	var testDoc string
+	found, nonTest := false, false
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			continue // a half-written file: the build will say so
+		}
+		isTest := strings.HasSuffix(name, "_test.go")
+		pkg := strings.TrimSuffix(f.Name.Name, "_test")
+		if !found || (!isTest && !nonTest) {
+			pd.Name = pkg
+		}
+		found = true
+		if f.Doc == nil {
+			continue
+		}
+		if isTest {
+			if testDoc == "" {
+				testDoc = f.Doc.Text()
+			}
+		} else if pd.Doc == "" {
+			pd.Doc = f.Doc.Text()
+		}
+		nonTest = nonTest || !isTest
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+			nonTest = true
+		}
+	}
+	if !found {
+		return pd, false, nil
+	}
+	pd.TestOnly = !nonTest
+	if pd.Doc == "" {
+		pd.Doc = testDoc
+	}
+	pd.Synopsis = new(doc.Package).Synopsis(pd.Doc)
+	return pd, true, nil
+}
+
+// modulePath reads the module path from root/go.mod.
+func modulePath(root string) (string, error) {
+	f, err := os.Open(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("read go.mod: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
+			return strings.TrimSpace(m), nil
+		}
+	}
+	return "", fmt.Errorf("go.mod has no module line")
+}
+
+// FaultDoc is one fault injector of package fault, read from its source.
+type FaultDoc struct {
+	// Type is the Go type name, e.g. "PowerLoss"; Name what Name() returns.
+	Type, Name string
+	// Doc is the type's doc comment.
+	Doc string
+	// File is the source file, relative to the root.
+	File string
+	// Heals, Probes, Prepares, Details say which optional interfaces it
+	// implements (Healer, Prober, Preparer, Detailer).
+	Heals, Probes, Prepares, Details bool
+}
+
+var reNameReturns = regexp.MustCompile(`Name returns "([^"]+)"`)
+
+// FaultDocs reads every fault injector (a type with Name and Inject
+// methods) in root/fault, in source file order.
+func FaultDocs(root string) ([]FaultDoc, error) {
+	dir := filepath.Join(root, "fault")
+	fset := token.NewFileSet()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read fault package: %w", err)
+	}
+	var files []*ast.File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.ParseComments)
+		if err != nil {
+			return nil, fmt.Errorf("parse fault/%s: %w", e.Name(), err)
+		}
+		files = append(files, f)
+	}
+	pkg, err := doc.NewFromFiles(fset, files, "github.com/kvchaos/kvchaos/fault", doc.PreserveAST)
+	if err != nil {
+		return nil, fmt.Errorf("read fault docs: %w", err)
+	}
+	var out []FaultDoc
+	for _, t := range pkg.Types {
+		methods := map[string]*doc.Func{}
+		for _, m := range t.Methods {
+			methods[m.Name] = m
+		}
+		if methods["Name"] == nil || methods["Inject"] == nil {
+			continue
+		}
+		fd := FaultDoc{Type: t.Name, Name: strings.ToLower(t.Name), Doc: t.Doc,
+			Heals: methods["Heal"] != nil, Probes: methods["Probe"] != nil,
+			Prepares: methods["Setup"] != nil && methods["Teardown"] != nil, Details: methods["Detail"] != nil}
+		if m := reNameReturns.FindStringSubmatch(methods["Name"].Doc); m != nil {
+			fd.Name = m[1]
+		}
+		if t.Decl != nil {
+			rel, _ := filepath.Rel(root, fset.Position(t.Decl.Pos()).Filename)
+			fd.File = filepath.ToSlash(rel)
+		}
+		out = append(out, fd)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, nil
+}
