@@ -1,0 +1,372 @@
+// Package bench measures a kvserver-compatible binary next to the machine's
+// own HTTP ceiling, measured in the same run with the same load generator
+// (package load): the scenarios of Scenarios over a concurrency sweep and each
+// --sync policy, the group-commit gain, recovery time against data size, a
+// kill → restart → verify crash cycle, and RSS per stored byte against the
+// server's own --max-memory accounting. It writes a terminal table,
+// bench.json and bench.html. It is what `kvchaos bench` runs.
+//
+// Like the rest of the harness it treats the server as a black box: it starts
+// the binary as a process (harness.Target), talks HTTP on 127.0.0.1, reads
+// /metrics, /proc/PID and the data dir's file sizes, and imports nothing of
+// the server.
+//
+// # bench.json
+//
+// bench.json is a Report (schema 1); docs/performance-tuning.md is rendered
+// from it. Times are seconds, latencies microseconds, sizes bytes:
+//
+//	{
+//	  "schema": 1, "started": RFC 3339, "seconds": wall time of the run,
+//	  "command": "kvchaos bench ...",
+//	  "machine": {"cpus","cpu_model","memory_bytes","os","arch","kernel","go_version","data_fs"},
+//	  "server": kvserver's /api/v1/version document,
+//	  "settings": {"duration_s","warmup_s","concurrency":[1,64],"sync":["always","never"],
+//	               "scenarios":[...],"open_loop_fraction","full"},
+//	  "scenarios": [{"name","doc","writes","value_size","keys"}],
+//	  "points": [{
+//	    "scenario": "put-100b", "target": "kvserver" | "baseline",
+//	    "sync": "always" ("" for the baseline),
+//	    "mode": "closed" | "open", "clients", "rate" (open loop: arrivals/s),
+//	    "ops", "errors", "missed", "seconds", "ops_per_sec",
+//	    "latency": {"p50_us","p90_us","p99_us","p999_us","max_us","mean_us"},
+//	    "series": [{"t","ops","errors","ops_per_sec","p50_us","p99_us"}],
+//	    "first_error",
+//	    "baseline_ops_per_sec", "ratio_to_baseline" (kvserver, closed loop),
+//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync"}
+//	  }],
+//	  "group_commit": {"scenario","clients","grouped_ops_per_sec","grouped_tx_per_fsync",
+//	                   "ungrouped_ops_per_sec","ungrouped_tx_per_fsync","ungrouped_how",
+//	                   "one_client_ops_per_sec","gain"},
+//	  "recovery": [{"name","keys","value_size","writes","data_dir_bytes","log_bytes",
+//	                "snapshot_bytes","listen_s","ready_s","load_s","samples_s":[...]}],
+//	  "crash_cycle": {"keys","cycles","median_s","p90_s","max_s"},
+//	  "memory": [{"name","keys","value_size","stored_bytes","rss_before","rss_after",
+//	              "rss_growth","rss_per_stored_byte","accounted_bytes","accounting_error"}],
+//	  "redis": [{"scenario","test","sync","clients","ops_per_sec","p50_us"}],
+//	  "notes": ["..."]
+//	}
+//
+// "ratio_to_baseline" is kvserver's ops/s divided by the baseline's at the
+// same scenario and concurrency; "accounting_error" is (accounted − RSS
+// growth) / RSS growth; "gain" is grouped ÷ ungrouped ops/s.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/load"
+)
+
+// Config says what to measure. The zero value of each field picks the
+// default named on it (Defaults(false)); ServerBin is required.
+type Config struct {
+	// ServerBin is the kvserver-compatible binary.
+	ServerBin string
+	// ServerArgs are extra arguments for every kvserver start.
+	ServerArgs []string
+	// BaselineBin and BaselineArgs start the baseline as its own process
+	// (it must print the listening line, see ServeBaseline). Empty: the
+	// baseline is served inside this process.
+	BaselineBin  string
+	BaselineArgs []string
+	// Scenarios to run, by name; default all.
+	Scenarios []string
+	// Concurrency is the closed-loop client counts; default 1, 64.
+	Concurrency []int
+	// Sync is the --sync policies; default always, never.
+	Sync []string
+	// Duration is the measured time per point; default 2s.
+	Duration time.Duration
+	// Warmup runs before each point, unmeasured; default 300ms.
+	Warmup time.Duration
+	// OpenLoop, when > 0, adds one open-loop point per scenario and policy
+	// at this fraction of the best closed-loop throughput, with as many
+	// workers as the largest concurrency; default 0.5, < 0 turns it off.
+	OpenLoop float64
+	// RecoveryKeys are the data sizes of the recovery curve, in keys of
+	// 100 B; default 10k and 100k. Overwrites adds a case of the first
+	// size above 10k written that many times over; default 10.
+	RecoveryKeys []int
+	Overwrites   int
+	// MemoryKeys is how many 100 B keys and how many 1 MiB keys the memory
+	// measurement stores; defaults 200,000 and 64.
+	MemorySmallKeys, MemoryLargeKeys int
+	// Skip turns sections off: "sweep", "group-commit", "recovery",
+	// "crash-cycle", "memory", "redis".
+	Skip []string
+	// Full is recorded in the report (Defaults(true) made the settings).
+	Full bool
+	// Command is recorded in the report.
+	Command string
+	// Progress receives one line per measured point; nil discards.
+	Progress io.Writer
+}
+
+// Defaults returns the short default run, or with full the whole matrix:
+// every scenario over 1, 8, 64 and 256 clients and every sync policy, and
+// the recovery curve up to a million keys.
+func Defaults(full bool) Config {
+	c := Config{
+		Scenarios:   ScenarioNames(),
+		Concurrency: []int{1, 64},
+		Sync:        []string{"always", "never"},
+		Duration:    2 * time.Second, Warmup: 300 * time.Millisecond,
+		OpenLoop:        0.5,
+		RecoveryKeys:    []int{10_000, 100_000},
+		Overwrites:      10,
+		MemorySmallKeys: 200_000, MemoryLargeKeys: 64,
+		Full: full,
+	}
+	if full {
+		c.Concurrency = []int{1, 8, 64, 256}
+		c.Sync = []string{"always", "everysec", "never"}
+		c.RecoveryKeys = []int{10_000, 100_000, 1_000_000}
+		c.MemorySmallKeys, c.MemoryLargeKeys = 1_000_000, 256
+	}
+	return c
+}
+
+func (c Config) withDefaults() Config {
+	d := Defaults(c.Full)
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = d.Scenarios
+	}
+	if len(c.Concurrency) == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if len(c.Sync) == 0 {
+		c.Sync = d.Sync
+	}
+	if c.Duration <= 0 {
+		c.Duration = d.Duration
+	}
+	if c.Warmup == 0 {
+		c.Warmup = d.Warmup
+	}
+	if c.OpenLoop == 0 {
+		c.OpenLoop = d.OpenLoop
+	}
+	if len(c.RecoveryKeys) == 0 {
+		c.RecoveryKeys = d.RecoveryKeys
+	}
+	if c.Overwrites == 0 {
+		c.Overwrites = d.Overwrites
+	}
+	if c.MemorySmallKeys == 0 {
+		c.MemorySmallKeys = d.MemorySmallKeys
+	}
+	if c.MemoryLargeKeys == 0 {
+		c.MemoryLargeKeys = d.MemoryLargeKeys
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c
+}
+
+func (c Config) skip(section string) bool { return slices.Contains(c.Skip, section) }
+
+func (c Config) scenarios() ([]Scenario, error) {
+	all := Scenarios()
+	var out []Scenario
+	for _, name := range c.Scenarios {
+		i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown scenario %q (have %v)", name, ScenarioNames())
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// Run measures everything cfg asks for. A section that fails is noted in
+// Report.Notes and the others still run; the errors are returned joined
+// with the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.withDefaults()
+	if cfg.ServerBin == "" {
+		return nil, errors.New("bench: no server binary")
+	}
+	scens, err := cfg.scenarios()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	rep := &Report{Schema: 1, Started: time.Now().UTC(), Command: cfg.Command, Machine: machine(),
+		Settings: Settings{Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds(),
+			Concurrency: cfg.Concurrency, Sync: cfg.Sync, Scenarios: cfg.Scenarios, OpenLoop: cfg.OpenLoop, Full: cfg.Full}}
+	for _, s := range scens {
+		rep.Scenarios = append(rep.Scenarios, ScenarioInfo{Name: s.Name, Doc: s.Doc, Writes: s.Writes, ValueSize: s.ValueSize, Keys: s.Keys})
+	}
+	var errs []error
+	section := func(name string, fn func() error) {
+		if cfg.skip(name) || ctx.Err() != nil {
+			return
+		}
+		if err := fn(); err != nil {
+			err = fmt.Errorf("%s: %w", name, err)
+			rep.Notes = append(rep.Notes, err.Error())
+			errs = append(errs, err)
+			fmt.Fprintln(cfg.Progress, "bench:", err)
+		}
+	}
+	section("sweep", func() error { return sweep(ctx, cfg, scens, rep) })
+	section("group-commit", func() error { return groupCommit(ctx, cfg, rep) })
+	section("recovery", func() error { return recovery(ctx, cfg, rep) })
+	section("crash-cycle", func() error { return crashCycle(ctx, cfg, rep) })
+	section("memory", func() error { return memory(ctx, cfg, rep) })
+	section("redis", func() error { return redisBench(ctx, cfg, scens, rep) })
+	rep.fillRatios()
+	rep.Seconds = time.Since(rep.Started).Seconds()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// sweep measures the baseline, then kvserver under each sync policy.
+func sweep(ctx context.Context, cfg Config, scens []Scenario, rep *Report) error {
+	base, err := startBaseline(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for _, s := range scens {
+		for _, n := range cfg.Concurrency {
+			p := measure(ctx, cfg, base, s, n, 0)
+			p.Target = "baseline"
+			rep.add(cfg.Progress, p)
+		}
+	}
+	if err := base.stop(); err != nil {
+		return err
+	}
+	for i, policy := range cfg.Sync {
+		if err := sweepServer(ctx, cfg, scens, policy, i == 0, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sweepServer(ctx context.Context, cfg Config, scens []Scenario, policy string, first bool, rep *Report) error {
+	t, err := startTarget(ctx, cfg.ServerBin, append([]string{"--sync", policy, "--log-level", "warn"}, cfg.ServerArgs...), "")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTarget(t) }()
+	srv := endpointOf(t)
+	c := load.NewHTTPClient(4, time.Minute)
+	if rep.Server == nil {
+		rep.Server = version(ctx, c, srv.base)
+	}
+	for _, s := range scens {
+		if !s.Writes && !first {
+			continue
+		}
+		if err := s.prepare(ctx, c, srv.base); err != nil {
+			return err
+		}
+		best := 0.0
+		for _, n := range cfg.Concurrency {
+			p := measure(ctx, cfg, srv, s, n, 0)
+			p.Target, p.Sync = "kvserver", policy
+			best = max(best, p.OpsPerSec)
+			rep.add(cfg.Progress, p)
+		}
+		if cfg.OpenLoop > 0 && best > 0 {
+			p := measure(ctx, cfg, srv, s, slices.Max(cfg.Concurrency), best*cfg.OpenLoop)
+			p.Target, p.Sync = "kvserver", policy
+			rep.add(cfg.Progress, p)
+		}
+	}
+	return nil
+}
+
+// endpoint is a started server: its URL and pid, and how to stop it.
+type endpoint struct {
+	base string
+	pid  int
+	stop func() error
+}
+
+func endpointOf(t *harness.Target) endpoint {
+	return endpoint{base: t.BaseURL(), pid: t.Pid(), stop: func() error { return stopTarget(t) }}
+}
+
+// startBaseline starts the baseline: its own process when the config names
+// a binary, else an in-process server.
+func startBaseline(ctx context.Context, cfg Config) (endpoint, error) {
+	if cfg.BaselineBin != "" {
+		t, err := startTarget(ctx, cfg.BaselineBin, cfg.BaselineArgs, "")
+		if err != nil {
+			return endpoint{}, fmt.Errorf("baseline: %w", err)
+		}
+		return endpointOf(t), nil
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- ServeBaseline(sctx, "127.0.0.1:0", lineWriter(addrs)) }()
+	select {
+	case a := <-addrs:
+		return endpoint{base: a, stop: func() error { cancel(); return <-done }}, nil
+	case err := <-done:
+		cancel()
+		return endpoint{}, err
+	}
+}
+
+// lineWriter sends the URL of the listening line to ch.
+type lineWriter chan string
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	var url string
+	if _, err := fmt.Sscanf(string(p), "kvserver listening on %s", &url); err == nil {
+		w <- url
+	}
+	return len(p), nil
+}
+
+// measure runs one point against srv: a warm-up, then the measured run,
+// with the server's counters and CPU time read around it.
+func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients int, rate float64) Point {
+	c := load.NewHTTPClient(clients, time.Minute)
+	defer c.CloseIdleConnections()
+	op := s.newOp(c, srv.base)
+	if cfg.Warmup > 0 {
+		_, _ = load.Run(ctx, load.Config{Clients: clients, Duration: cfg.Warmup}, op)
+	}
+	before, _ := metrics(ctx, c, srv.base)
+	cpu0, _ := procCPU(srv.pid)
+	start := time.Now()
+	res, err := load.Run(ctx, load.Config{Clients: clients, Rate: rate, Duration: cfg.Duration}, op)
+	wall := time.Since(start).Seconds()
+	p := Point{Scenario: s.Name, Result: res}
+	if err != nil && p.FirstError == "" {
+		p.FirstError = err.Error()
+	}
+	if srv.pid > 0 {
+		cpu1, _ := procCPU(srv.pid)
+		p.Server.CPUCores = (cpu1 - cpu0) / wall
+		p.Server.RSS, _ = procRSS(srv.pid)
+	}
+	if after, err := metrics(ctx, c, srv.base); err == nil && before != nil {
+		p.Server.Commits = int64(after["kvserver_commits_total"] - before["kvserver_commits_total"])
+		p.Server.Fsyncs = int64(after["kvserver_fsyncs_total"] - before["kvserver_fsyncs_total"])
+		p.Server.Groups = int64(after["kvserver_commit_groups_total"] - before["kvserver_commit_groups_total"])
+		if p.Server.Fsyncs > 0 {
+			p.Server.TxPerFsync = float64(p.Server.Commits) / float64(p.Server.Fsyncs)
+		}
+	}
+	return p
+}
+
+// httpClient is a small client for the sections' setup requests.
+func httpClient() *http.Client { return load.NewHTTPClient(8, 5*time.Minute) }
