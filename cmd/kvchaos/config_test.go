@@ -123,10 +123,10 @@ func TestFlagsOverrideConfig(t *testing.T) {
 }
 
 func TestGinkgoArgs(t *testing.T) {
-	g := ginkgoRun{Report: "/r/report.json", Seed: 3, LabelFilter: "edge", Focus: "x", Parallel: true,
+	g := ginkgoRun{OutDir: "/r", Seed: 3, LabelFilter: "edge", Focus: "x", Parallel: true,
 		Repeat: 2, Timeout: "5m", Suites: []string{"./suites"}, Recursive: true}
 	got := strings.Join(g.args(), " ")
-	want := "-r --keep-going --no-color --json-report=/r/report.json --seed=3 --label-filter=edge --focus=x -p --repeat=2 --timeout=5m ./suites"
+	want := "-r --keep-going --no-color --output-dir=/r --json-report=report.json --seed=3 --label-filter=edge --focus=x -p --repeat=2 --timeout=5m ./suites"
 	if got != want {
 		t.Errorf("args = %s\nwant   %s", got, want)
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/kvchaos/kvchaos/reports"
 )
 
 // ginkgoEnv overrides where the ginkgo CLI is found.
@@ -37,7 +39,7 @@ func ginkgoCommand() ([]string, error) {
 
 // ginkgoRun is one invocation of the ginkgo CLI.
 type ginkgoRun struct {
-	Report      string // --json-report path (absolute)
+	OutDir      string // --output-dir: report.json is written there
 	Seed        int64
 	LabelFilter string
 	Focus       string
@@ -53,7 +55,11 @@ type ginkgoRun struct {
 // turn the later ones into empty placeholders; no --flake-attempts, so a
 // chaos failure is never retried into a pass.
 func (g ginkgoRun) args() []string {
-	a := []string{"--keep-going", "--no-color", "--json-report=" + g.Report, "--seed=" + strconv.FormatInt(g.Seed, 10)}
+	// With --output-dir the per-suite reports go there too before ginkgo
+	// merges them; without it ginkgo writes them under each suite's
+	// package dir and leaves empty directories behind.
+	a := []string{"--keep-going", "--no-color", "--output-dir=" + g.OutDir, "--json-report=" + reports.ReportFile,
+		"--seed=" + strconv.FormatInt(g.Seed, 10)}
 	if g.Recursive {
 		a = append([]string{"-r"}, a...)
 	}

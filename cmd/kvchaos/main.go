@@ -60,6 +60,6 @@ checks the recorded histories, and writes reports a person and CI can read.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newReportCmd(), newReproCmd(), newCleanupCmd(), newRecheckCmd(), newVersionCmd(), newBenchCmd())
+	root.AddCommand(newRunCmd(), newReportCmd(), newReproCmd(), newCleanupCmd(), newRecheckCmd(), newVersionCmd(), newBenchCmd(), newDocsCmd())
 	return root
 }

@@ -167,7 +167,7 @@ func repro(ctx context.Context, run *reports.Run, sp reports.Spec, suite reports
 	env["KVCHAOS_KEEP_ARTIFACTS"] = "1"
 	// Ginkgo matches --focus against "<suite description> <spec text>".
 	focus := "^" + regexp.QuoteMeta(suite.Name+" "+sp.Text) + "$"
-	g := ginkgoRun{Report: filepath.Join(out, reports.ReportFile), Seed: sp.Seed, Focus: focus, Suites: []string{suitePath}}
+	g := ginkgoRun{OutDir: out, Seed: sp.Seed, Focus: focus, Suites: []string{suitePath}}
 	argv := append(ginkgo, g.args()...)
 	meta := run.Meta
 	meta.Started, meta.Seed, meta.Env, meta.Command, meta.Focus = time.Now().UTC(), sp.Seed, env, argv, focus

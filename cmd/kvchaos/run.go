@@ -136,7 +136,7 @@ func runSuites(ctx context.Context, cfg Config, f runFlags, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	g := ginkgoRun{Report: filepath.Join(out, reports.ReportFile), Seed: cfg.Seed, LabelFilter: cfg.Labels,
+	g := ginkgoRun{OutDir: out, Seed: cfg.Seed, LabelFilter: cfg.Labels,
 		Focus: cfg.Focus, Parallel: cfg.Parallel, Repeat: f.repeat, UntilFails: f.untilFails,
 		Timeout: cfg.Timeout, Suites: cfg.Suites, Recursive: true}
 	env := cfg.suiteEnv()
