@@ -118,7 +118,13 @@ func toAPIError(err error) *Error {
 func (s *Server) handleError(err error, c echo.Context) {
 	ae := toAPIError(err)
 	if ae.Status >= 500 {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
+		// Unavailable (loading, closed) and full (disk, memory) are states
+		// the server reports, not failures of its own.
+		level := slog.LevelError
+		if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusInsufficientStorage {
+			level = slog.LevelWarn
+		}
+		s.log.Log(c.Request().Context(), level, "request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", ae.Status, "code", ae.Code, "err", err, "request_id", requestID(c))
 	}
 	if c.Response().Committed {
