@@ -151,14 +151,25 @@ func svg(p *plot.Plot) (template.HTML, error) {
 	return template.HTML(out), nil //nolint:gosec
 }
 
+// Below these a timeline says nothing (an API spec's handful of requests):
+// no chart is drawn.
+const (
+	minChartOps     = 20
+	minChartSamples = 5
+	minChartSpan    = 0.5 // seconds
+)
+
 // opCharts derives throughput and latency over time from a history.
 func opCharts(ev *Evidence) (tput, lat template.HTML, err error) {
-	if len(ev.History) == 0 {
+	if len(ev.History) < minChartOps {
 		return "", "", nil
 	}
 	end := 0.0
 	for _, op := range ev.History {
 		end = math.Max(end, op.Return)
+	}
+	if end < minChartSpan {
+		return "", "", nil
 	}
 	w := math.Max(0.1, end/120)
 	n := int(end/w) + 1
@@ -203,7 +214,7 @@ func opCharts(ev *Evidence) (tput, lat template.HTML, err error) {
 
 // resourceCharts draws RSS and CPU from the resource samples.
 func resourceCharts(ev *Evidence) (rss, cpu template.HTML, err error) {
-	if len(ev.Resources) == 0 {
+	if len(ev.Resources) < minChartSamples {
 		return "", "", nil
 	}
 	var r, c plotter.XYs

@@ -56,7 +56,14 @@ type specView struct {
 	Links   []link
 	Charts  []template.HTML
 	Ops     int
+	// Headline is the few figures shown on the spec's one-line summary.
+	Headline []figureRow
+	// Open unfolds the spec: failures and specs under faults.
+	Open bool
 }
+
+// headline names the figures worth a glance, in order.
+var headline = []string{"ops_per_sec", "p99_ms", "rss_peak_bytes", "recovery_ms", "lost_writes"}
 
 type figureRow struct {
 	Name  string
@@ -110,6 +117,12 @@ func fill(dir string, sv *specView) error {
 		sv.Figures = append(sv.Figures, figureRow{k, val})
 	}
 	sort.Slice(sv.Figures, func(i, j int) bool { return sv.Figures[i].Name < sv.Figures[j].Name })
+	for _, name := range headline {
+		if v, ok := sv.Spec.Figures[name]; ok {
+			sv.Headline = append(sv.Headline, figureRow{name, v})
+		}
+	}
+	sv.Open = sv.Failed || (sv.Evidence != nil && len(sv.Evidence.Faults) > 0)
 	ev := sv.Evidence
 	if ev == nil {
 		return nil
@@ -163,7 +176,7 @@ func formatFigure(name string, v float64) string {
 	case strings.HasSuffix(name, "_ms"):
 		return fmt.Sprintf("%.3g ms", v)
 	case strings.HasSuffix(name, "_per_sec"):
-		return fmt.Sprintf("%.0f /s", v)
+		return fmt.Sprintf("%.0f %s/s", v, strings.TrimSuffix(name, "_per_sec"))
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return fmt.Sprintf("%.0f", v)
 	}
