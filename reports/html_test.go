@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/kvchaos/kvchaos/harness/artifact"
 )
 
 // externalRefs lists everything in an HTML document that would make a
@@ -201,4 +203,57 @@ func TestChromiumRendersReportWithoutConsoleErrors(t *testing.T) {
 		t.Errorf("console messages:\n%s", strings.Join(msgs, "\n"))
 	}
 	t.Logf("screenshot: %s", shot)
+}
+
+func TestFormatFigure(t *testing.T) {
+	tests := []struct {
+		name string
+		v    float64
+		want string
+	}{
+		{"ops_per_sec", 396.4, "396 ops/s"},
+		{"p99_ms", 1.4937, "1.49 ms"},
+		{"rss_peak_bytes", 12268339, "11.7 MiB"},
+		{"disk_write_bytes", 512, "512 B"},
+		{"lost_writes", 3, "3"},
+		{"ratio", 0.12345, "0.1235"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := formatFigure(tc.name, tc.v); got != tc.want {
+				t.Errorf("formatFigure(%s, %v) = %q, want %q", tc.name, tc.v, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestChartsOnlyForRealWorkloads(t *testing.T) {
+	ops := func(n int, span float64) []artifact.Op {
+		var out []artifact.Op
+		for i := range n {
+			at := span * float64(i) / float64(n)
+			out = append(out, artifact.Op{Kind: "put", Call: at, Return: at + 0.001, Outcome: artifact.OutcomeOK})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		ev   Evidence
+		want bool
+	}{
+		{"two requests", Evidence{History: ops(2, 0.05)}, false},
+		{"many ops in a blink", Evidence{History: ops(100, 0.1)}, false},
+		{"a workload", Evidence{History: ops(200, 5)}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tput, lat, err := opCharts(&tc.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tput != "" && lat != "") != tc.want {
+				t.Errorf("charts drawn = %v, want %v", tput != "", tc.want)
+			}
+		})
+	}
 }
