@@ -32,10 +32,13 @@ func limited(ctx context.Context, m *fault.MemoryLimit, args ...string) *suite.E
 	var mu sync.Mutex
 	var win *fault.Window
 	t.SetAfterStart(func(pid int) error {
-		w, err := fault.Inject(ctx, t.Clock(), m, pidTarget{pid: pid, dir: t.DataDir()})
 		mu.Lock()
+		defer mu.Unlock()
+		if err := win.Heal(ctx); err != nil { // the previous process's window
+			return err
+		}
+		w, err := fault.Inject(ctx, t.Clock(), m, pidTarget{pid: pid, dir: t.DataDir()})
 		win = w
-		mu.Unlock()
 		return err
 	})
 	DeferCleanup(func(ctx SpecContext) {
