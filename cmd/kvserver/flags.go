@@ -37,6 +37,8 @@ type config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	GroupCommitMax    int
+	SnapshotMinLog    int64
 }
 
 // errHelp is returned when -h or --help was asked for; usage went to stdout.
@@ -51,6 +53,7 @@ func serveFlags(c *config) *flag.FlagSet {
 		MaxBatchOps: api.DefaultMaxBatchOps, MaxTTL: api.DefaultMaxTTL,
 		LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
+		GroupCommitMax: 1024, SnapshotMinLog: 64 << 20,
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free one)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (required; created if missing)")
@@ -78,6 +81,8 @@ func serveFlags(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time a client has to send the whole request, body included")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time from the end of the request headers to the end of the response, so a client that stops reading cannot hold a handler")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&c.GroupCommitMax, "group-commit-max", c.GroupCommitMax, "most transactions sharing one log write and fsync (1 turns group commit off, for measuring it)")
+	fs.Func("snapshot-min-log", "log size below which no snapshot (compaction) is taken, bytes with optional unit (default 64MiB); a snapshot is taken when the log is larger than this and than twice the dataset", positiveBytes(&c.SnapshotMinLog))
 	return fs
 }
 
@@ -132,6 +137,8 @@ func (c *config) validate() error {
 		return errors.New("--data-dir is required")
 	case c.MaxBatchOps < 1:
 		return errors.New("--max-batch-ops must be at least 1")
+	case c.GroupCommitMax < 1:
+		return errors.New("--group-commit-max must be at least 1")
 	case c.MaxTTL <= 0:
 		return errors.New("--max-ttl must be positive")
 	case c.LogFormat != "json" && c.LogFormat != "text":

@@ -80,6 +80,7 @@ func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan o
 	go func() {
 		st, err := store.Open(store.Options{
 			Dir: cfg.DataDir, Sync: cfg.Sync, MaxMemory: cfg.MaxMemory, Eviction: cfg.Eviction,
+			MaxGroup: cfg.GroupCommitMax, CompactMinBytes: cfg.SnapshotMinLog,
 			Logger: log.With("component", "store"),
 		})
 		openc <- opened{st, err}
