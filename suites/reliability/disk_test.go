@@ -49,6 +49,7 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 		}
 		Expect(full).To(BeNumerically(">", 0), "no write failed on a full disk")
 		Expect(t.Running()).To(BeTrue(), "the server died on a full disk: %s", t.ExitDescription())
+		Expect(c.Ready(ctx)).To(BeFalse(), "/readyz does not say degraded after a write failed for lack of space")
 		from := t.Clock().Now()
 		found := readAll(ctx, t, keys)
 		Expect(found).To(HaveLen(len(keys)), "reads on a full disk lost keys")
@@ -58,6 +59,7 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 			_, err := c.Put(ctx, "after-full", []byte("space is back"), harness.PutOptions{})
 			return err
 		}).WithContext(ctx).Should(Succeed(), "writes did not work again after the space came back (no restart)")
+		Expect(c.Ready(ctx)).To(BeTrue(), "/readyz still says degraded after a write succeeded again")
 
 		Expect(t.Stop(ctx)).To(Succeed())
 		start(e)
