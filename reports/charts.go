@@ -55,9 +55,20 @@ func chart(title, xlabel, ylabel string, lines []series, faults []artifact.Fault
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
 	p.Legend.Top = true
+	p.Legend.TextStyle.Font.Size = vg.Points(8)
 	p.Add(plotter.NewGrid())
-	ymax := 0.0
-	xmax := 0.0
+	ymax, xmin, xmax := 0.0, 0.0, 0.0
+	if xlabel == trendXLabel {
+		xmin = 1 // runs count from 1, in whole numbers
+		p.X.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+			step := math.Max(1, math.Ceil((hi-lo)/10))
+			var ts []plot.Tick
+			for v := math.Ceil(lo); v <= hi; v += step {
+				ts = append(ts, plot.Tick{Value: v, Label: fmt.Sprintf("%.0f", v)})
+			}
+			return ts
+		})
+	}
 	for _, l := range lines {
 		for _, xy := range l.xys {
 			ymax = math.Max(ymax, xy.Y)
@@ -68,7 +79,7 @@ func chart(title, xlabel, ylabel string, lines []series, faults []artifact.Fault
 		ymax = 1
 	}
 	ymax *= 1.15
-	if err := shadeFaults(p, faults, ymax); err != nil {
+	if err := shadeFaults(p, faults, xmax, ymax); err != nil {
 		return "", err
 	}
 	for _, l := range lines {
@@ -85,8 +96,8 @@ func chart(title, xlabel, ylabel string, lines []series, faults []artifact.Fault
 		p.Legend.Add(l.name, ln)
 	}
 	p.Y.Min, p.Y.Max = 0, ymax
-	p.X.Min = 0
-	if xmax > 0 {
+	p.X.Min = xmin
+	if xmax > xmin {
 		p.X.Max = xmax
 	}
 	return svg(p)
@@ -94,7 +105,7 @@ func chart(title, xlabel, ylabel string, lines []series, faults []artifact.Fault
 
 // shadeFaults draws each fault window as a translucent band (an instant
 // fault as a thin band), labelled with its name at the top.
-func shadeFaults(p *plot.Plot, faults []artifact.FaultEvent, ymax float64) error {
+func shadeFaults(p *plot.Plot, faults []artifact.FaultEvent, xmax, ymax float64) error {
 	if len(faults) == 0 {
 		return nil
 	}
@@ -110,7 +121,7 @@ func shadeFaults(p *plot.Plot, faults []artifact.FaultEvent, ymax float64) error
 	for _, f := range faults {
 		end := f.End
 		if end <= f.Start {
-			end = f.Start + 0.05 // instant fault (SIGKILL) or never healed
+			end = f.Start + math.Max(xmax/400, 0.005) // instant fault (SIGKILL) or never healed
 		}
 		band, err := plotter.NewPolygon(plotter.XYs{{X: f.Start, Y: 0}, {X: end, Y: 0}, {X: end, Y: ymax}, {X: f.Start, Y: ymax}})
 		if err != nil {
@@ -201,9 +212,9 @@ func opCharts(ev *Evidence) (tput, lat template.HTML, err error) {
 			p99 = append(p99, plotter.XY{X: x, Y: quantile(lats[i], 0.99)})
 		}
 	}
-	lines := []series{{"ok ops/s", okXY, blue}}
+	lines := []series{{"ok", okXY, blue}}
 	if anyBad {
-		lines = append(lines, series{"failed or unknown ops/s", badXY, red})
+		lines = append(lines, series{"fail/unknown", badXY, red})
 	}
 	if tput, err = chart("Throughput", "time (s)", "ops/s", lines, ev.Faults); err != nil {
 		return "", "", err
@@ -229,6 +240,9 @@ func resourceCharts(ev *Evidence) (rss, cpu template.HTML, err error) {
 	return rss, cpu, err
 }
 
+// trendXLabel is the trend chart's x axis, which starts at run 1.
+const trendXLabel = "run"
+
 // trendChart draws spec counts and run time over the last runs.
 func trendChart(points []TrendPoint) (template.HTML, error) {
 	if len(points) < 2 {
@@ -239,7 +253,7 @@ func trendChart(points []TrendPoint) (template.HTML, error) {
 		passed = append(passed, plotter.XY{X: float64(i + 1), Y: float64(tp.Passed)})
 		failed = append(failed, plotter.XY{X: float64(i + 1), Y: float64(tp.Failed)})
 	}
-	h, err := chart(fmt.Sprintf("Last %d runs", len(points)), "run", "specs",
+	h, err := chart(fmt.Sprintf("Last %d runs", len(points)), trendXLabel, "specs",
 		[]series{{"passed", passed, green}, {"failed", failed, red}}, nil)
 	if err != nil {
 		return "", err
