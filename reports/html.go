@@ -36,10 +36,13 @@ type view struct {
 	Generated time.Time
 	Version   map[string]any
 	Failures  []specView
-	Suites    []suiteView
-	Trend     template.HTML
-	TrendLen  int
-	Errors    []string
+	// SuiteFailures are suites that failed as a whole with no failed spec
+	// to show it (did not compile, timed out, setup failed).
+	SuiteFailures []Suite
+	Suites        []suiteView
+	Trend         template.HTML
+	TrendLen      int
+	Errors        []string
 }
 
 type suiteView struct {
@@ -100,6 +103,9 @@ func WriteHTML(run *Run, trend []TrendPoint, w io.Writer) error {
 			sv.Specs = append(sv.Specs, spv)
 		}
 		v.Suites = append(v.Suites, sv)
+		if s.Failure != "" && s.Counts.Failed == 0 {
+			v.SuiteFailures = append(v.SuiteFailures, s)
+		}
 	}
 	var err error
 	if v.Trend, err = trendChart(trend); err != nil {

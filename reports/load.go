@@ -166,6 +166,12 @@ func (r *Run) Failures() []Spec {
 
 func (r *Run) suite(rep types.Report) Suite {
 	s := Suite{Name: rep.SuiteDescription, Path: rep.SuitePath, Report: rep, Duration: rep.RunTime}
+	if s.Name == "" {
+		// Ginkgo's placeholder for a suite that did not compile or run
+		// has no description: name it after its package dir.
+		s.Name = filepath.Base(rep.SuitePath)
+		s.Report.SuiteDescription = s.Name
+	}
 	if !rep.SuiteSucceeded {
 		s.Failure = strings.Join(rep.SpecialSuiteFailureReasons, "; ")
 	}
@@ -183,7 +189,7 @@ func (r *Run) suite(rep types.Report) Suite {
 			}
 			seenSetup[sr.LeafNodeType] = true
 		}
-		sp := r.spec(rep, sr)
+		sp := r.spec(s.Report, sr)
 		switch {
 		case sp.Failed:
 			s.Counts.Failed++

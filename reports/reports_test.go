@@ -195,12 +195,14 @@ func TestJUnitSuiteEdgeCases(t *testing.T) {
 			types.Report{SuiteSucceeded: true, SpecReports: types.SpecReports{it("a", types.SpecStatePassed), it("b", types.SpecStateSkipped)}},
 			[]string{"[It] a"}, 0},
 		{"a suite that did not compile fails visibly",
-			types.Report{SuiteSucceeded: false, SpecialSuiteFailureReasons: []string{"Failed to compile edge:"}},
+			types.Report{SuiteDescription: "Edge", SuiteSucceeded: false, SpecialSuiteFailureReasons: []string{"Failed to compile edge:"}},
 			[]string{"[It] suite Edge"}, 1},
+		{"ginkgo's placeholder is named after its dir",
+			types.Report{SuitePath: "/src/suites/edge", SuiteSucceeded: false, SpecialSuiteFailureReasons: []string{"Failed to compile edge:"}},
+			[]string{"[It] suite edge"}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.report.SuiteDescription = "Edge"
 			run := &Run{Dir: t.TempDir()}
 			run.Suites = append(run.Suites, run.suite(tc.report))
 			path := filepath.Join(run.Dir, JUnitFile)
@@ -217,6 +219,15 @@ func TestJUnitSuiteEdgeCases(t *testing.T) {
 			}
 			if tc.wantFails > 0 && !run.Failed() {
 				t.Error("run not marked failed")
+			}
+			if len(tc.report.SpecialSuiteFailureReasons) > 0 {
+				var b strings.Builder
+				if err := WriteHTML(run, nil, &b); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(b.String(), "Failed to compile edge:") || !strings.Contains(b.String(), "FAILED") {
+					t.Error("index.html does not show the suite's failure")
+				}
 			}
 		})
 	}
