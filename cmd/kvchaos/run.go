@@ -194,6 +194,11 @@ func render(out string, appendTrend bool, ginkgoCode int, stdout io.Writer) erro
 		return err
 	}
 	c := run.Counts()
+	for _, s := range run.Suites {
+		if s.Failure != "" && s.Counts.Failed == 0 {
+			fmt.Fprintf(stdout, "SUITE FAILED %s (%s)\n  %s\n", s.Name, s.Path, strings.ReplaceAll(strings.TrimSpace(s.Failure), "\n", "\n  "))
+		}
+	}
 	for i, s := range run.Failures() {
 		fmt.Fprintf(stdout, "FAILED #%d %s\n  %s\n  re-run: kvchaos repro %d --in %s\n", i+1, s.Text, firstLine(s.Message), i+1, out)
 	}
