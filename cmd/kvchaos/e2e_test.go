@@ -342,3 +342,25 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestRunKeepsGoingPastABrokenSuite(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "reports")
+	broken, _ := filepath.Abs("testdata/broken")
+	beta := filepath.Join(suitesDir(t), "beta")
+	stdout, code := kvchaos(t, "run", "--out", out, broken, beta)
+	if code != 1 || !strings.Contains(stdout, "SUITE FAILED broken") {
+		t.Fatalf("exit %d, want 1 and the broken suite named:\n%s", code, stdout)
+	}
+	j := junitOf(t, out)
+	names := map[string]reporters.JUnitTestSuite{}
+	for _, s := range j.TestSuites {
+		names[s.Name] = s
+	}
+	if b := names["broken"]; b.Failures != 1 || len(b.TestCases) != 1 || b.TestCases[0].Failure == nil ||
+		!strings.Contains(b.TestCases[0].Failure.Message, "thisDoesNotExist") {
+		t.Errorf("broken suite in JUnit = %+v", b)
+	}
+	if b := names["Beta Suite"]; b.Tests != 1 || b.Failures != 0 {
+		t.Errorf("the suite after the broken one did not run: %+v", b)
+	}
+}
