@@ -128,6 +128,11 @@ func Load(dir string) (*Run, error) {
 	for _, r := range reports {
 		run.Suites = append(run.Suites, run.suite(r))
 	}
+	if run.Meta.Seed == 0 && len(reports) > 0 {
+		// Not fixed by the CLI (a repeated run, or plain ginkgo): the
+		// seed the suites last ran with.
+		run.Meta.Seed = reports[0].SuiteConfig.RandomSeed
+	}
 	return run, nil
 }
 

@@ -29,7 +29,8 @@ type Config struct {
 	Labels string `json:"labels"`
 	// Focus is a regular expression on spec text.
 	Focus string `json:"focus"`
-	// Seed fixes the random seed; 0 picks one from the clock.
+	// Seed fixes the random seed; 0 picks one from the clock (and a new
+	// one for each repetition under --repeat / --until-it-fails).
 	Seed int64 `json:"seed"`
 	// Parallel runs each suite's specs in parallel processes (ginkgo -p).
 	Parallel bool `json:"parallel"`
@@ -100,9 +101,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Out == "" {
 		c.Out = "reports"
-	}
-	if c.Seed == 0 {
-		c.Seed = time.Now().UnixNano() % 1_000_000
 	}
 	return c
 }

@@ -157,3 +157,10 @@ func TestLocalSuitePath(t *testing.T) {
 		})
 	}
 }
+
+func TestGinkgoArgsWithoutSeedLetsGinkgoPick(t *testing.T) {
+	got := strings.Join(ginkgoRun{OutDir: "/r", UntilFails: true, Suites: []string{"s"}}.args(), " ")
+	if strings.Contains(got, "--seed") || !strings.Contains(got, "--until-it-fails") {
+		t.Errorf("args = %s", got)
+	}
+}

@@ -364,3 +364,19 @@ func TestRunKeepsGoingPastABrokenSuite(t *testing.T) {
 		t.Errorf("the suite after the broken one did not run: %+v", b)
 	}
 }
+
+func TestUntilItFailsStopsAtTheFailure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "reports")
+	alpha := filepath.Join(suitesDir(t), "alpha")
+	stdout, code := kvchaos(t, "run", "--out", out, "--until-it-fails", "--label-filter", "durability", "--server-bin", "/bin/false", alpha)
+	if code != 1 || !strings.Contains(stdout, "new each repetition") {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	run, err := reports.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := run.Counts(); c.Failed != 1 || run.Meta.Seed == 0 {
+		t.Errorf("counts %+v seed %d: want the failure and the seed it ran with", c, run.Meta.Seed)
+	}
+}

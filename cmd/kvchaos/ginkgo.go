@@ -40,7 +40,7 @@ func ginkgoCommand() ([]string, error) {
 // ginkgoRun is one invocation of the ginkgo CLI.
 type ginkgoRun struct {
 	OutDir      string // --output-dir: report.json is written there
-	Seed        int64
+	Seed        int64  // 0: no --seed, ginkgo picks one per repetition
 	LabelFilter string
 	Focus       string
 	Parallel    bool
@@ -58,8 +58,10 @@ func (g ginkgoRun) args() []string {
 	// With --output-dir the per-suite reports go there too before ginkgo
 	// merges them; without it ginkgo writes them under each suite's
 	// package dir and leaves empty directories behind.
-	a := []string{"--keep-going", "--no-color", "--output-dir=" + g.OutDir, "--json-report=" + reports.ReportFile,
-		"--seed=" + strconv.FormatInt(g.Seed, 10)}
+	a := []string{"--keep-going", "--no-color", "--output-dir=" + g.OutDir, "--json-report=" + reports.ReportFile}
+	if g.Seed != 0 {
+		a = append(a, "--seed="+strconv.FormatInt(g.Seed, 10))
+	}
 	if g.Recursive {
 		a = append([]string{"-r"}, a...)
 	}

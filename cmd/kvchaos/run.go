@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,6 +137,11 @@ func runSuites(ctx context.Context, cfg Config, f runFlags, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	// A repeated run without a fixed seed lets ginkgo pick a new seed for
+	// each repetition: replaying one seed would mostly repeat one run.
+	if cfg.Seed == 0 && f.repeat == 0 && !f.untilFails {
+		cfg.Seed = time.Now().UnixNano() % 1_000_000
+	}
 	g := ginkgoRun{OutDir: out, Seed: cfg.Seed, LabelFilter: cfg.Labels,
 		Focus: cfg.Focus, Parallel: cfg.Parallel, Repeat: f.repeat, UntilFails: f.untilFails,
 		Timeout: cfg.Timeout, Suites: cfg.Suites, Recursive: true}
@@ -149,7 +155,11 @@ func runSuites(ctx context.Context, cfg Config, f runFlags, stdout io.Writer) er
 	if err := writeMeta(out, meta); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "kvchaos: running %s (seed %d), reports in %s\n", strings.Join(cfg.Suites, " "), cfg.Seed, out)
+	seed := strconv.FormatInt(cfg.Seed, 10)
+	if cfg.Seed == 0 {
+		seed = "new each repetition"
+	}
+	fmt.Fprintf(stdout, "kvchaos: running %s (seed %s), reports in %s\n", strings.Join(cfg.Suites, " "), seed, out)
 	code, runErr := ginkgoWithProgress(ctx, argv, env, out, f.verbose, stdout)
 	meta.Duration = time.Since(meta.Started)
 	meta.ExitCode = code
