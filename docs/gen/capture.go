@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,7 +36,8 @@ var scenarios = []Example{
 		Header: []Header{{"Content-Type", "text/plain"}}, Body: "hello, world"},
 	{ID: "put-overwrite", Op: "putKey", Title: "Overwrite it (200)", Method: "PUT", Path: "/api/v1/kv/greeting",
 		Header: []Header{{"Content-Type", "text/plain"}}, Body: "hello again"},
-	{ID: "put-ttl", Op: "putKey", Title: "A key with a TTL; keys may contain /", Method: "PUT", Path: "/api/v1/kv/session/42?ttl=90s", Body: "token-abc"},
+	{ID: "put-ttl", Op: "putKey", Title: "A key with a TTL; keys may contain /", Method: "PUT", Path: "/api/v1/kv/session/42?ttl=90s",
+		Header: []Header{{"Content-Type", "application/octet-stream"}}, Body: "token-abc"},
 	{ID: "put-if-match", Op: "putKey", Title: "Compare-and-set with If-Match", Method: "PUT", Path: "/api/v1/kv/greeting",
 		Header: []Header{{"Content-Type", "text/plain"}, {"If-Match", `"2"`}}, Body: "hello, CAS"},
 	{ID: "put-if-match-failed", Op: "putKey", Title: "If-Match with a stale revision: 412 PRECONDITION_FAILED", Method: "PUT", Path: "/api/v1/kv/greeting",
@@ -143,7 +143,7 @@ func captureOn(ctx context.Context, bin, name string, got map[string]Example) ([
 			continue
 		}
 		s.Server = server
-		ex, err := send(ctx, client, srv.base, srv.started, s)
+		ex, err := send(ctx, srv.base, srv.started, s)
 		if err != nil {
 			return nil, fmt.Errorf("example %s: %w", s.ID, err)
 		}
@@ -192,46 +192,40 @@ func scrapeMetrics(ctx context.Context, client *http.Client, base string) ([]Met
 	return out, sc.Err()
 }
 
-// send makes one request and fills in the normalised response.
-func send(ctx context.Context, client *http.Client, base string, started time.Time, ex Example) (Example, error) {
-	body := []byte(ex.Body)
-	if ex.Zeros > 0 {
-		body = make([]byte, ex.Zeros)
+// send runs the example's curl command against the server at base and
+// fills in the normalised response from what curl printed.
+func send(ctx context.Context, base string, started time.Time, ex Example) (Example, error) {
+	addr := strings.TrimPrefix(base, "http://")
+	cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", ex.curl(addr))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil && !(ex.Grep != "" && len(out) > 0) {
+		return ex, fmt.Errorf("%s: %w: %s", ex.curl(addr), err, strings.TrimSpace(stderr.String()))
 	}
-	req, err := http.NewRequestWithContext(ctx, ex.Method, base+ex.Path, bytes.NewReader(body))
-	if err != nil {
-		return ex, err
-	}
-	if len(body) == 0 {
-		req.Body, req.ContentLength = http.NoBody, 0
-	}
-	for _, h := range ex.Header {
-		req.Header.Set(h.Name, h.Value)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return ex, err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return ex, err
-	}
-	ex.Status = resp.StatusCode
 	n := normaliser{started: started}
-	text := n.body(string(rb))
 	if ex.Grep != "" {
-		re := regexp.MustCompile(ex.Grep)
-		var keep []string
-		for _, l := range strings.Split(text, "\n") {
-			if re.MatchString(l) {
-				keep = append(keep, l)
-			}
-		}
-		text = strings.Join(keep, "\n") + "\n"
+		ex.Status = http.StatusOK
+		ex.RespBody = n.body(string(out))
+		return ex, nil
 	}
-	ex.RespBody = text
-	ex.RespHeader = n.headers(resp.Header, len(text), ex.Method == http.MethodHead)
+	head, body, _ := strings.Cut(string(out), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	f := strings.Fields(lines[0])
+	if len(f) < 2 {
+		return ex, fmt.Errorf("curl printed no status line: %q", lines[0])
+	}
+	if ex.Status, err = strconv.Atoi(f[1]); err != nil {
+		return ex, fmt.Errorf("status line %q: %w", lines[0], err)
+	}
+	h := http.Header{}
+	for _, l := range lines[1:] {
+		if name, v, ok := strings.Cut(l, ":"); ok {
+			h[name] = append(h[name], strings.TrimSpace(v))
+		}
+	}
+	ex.RespBody = n.body(body)
+	ex.RespHeader = n.headers(h, len(ex.RespBody), ex.Method == http.MethodHead)
 	return ex, nil
 }
 
@@ -267,8 +261,13 @@ func (n normaliser) body(s string) string {
 	return reTime.ReplaceAllStringFunc(s, n.time)
 }
 
-// time shifts a timestamp to the fixed clock, to the second: the server's
-// start becomes fixedStart, a TTL of 90s fixedStart+90s.
+// timeGrain is what times relative to the server's start are rounded to:
+// coarse enough that a slow machine (a put 2 s after the start) still
+// gives the same page, fine enough to show a 90 s TTL as 90 s.
+const timeGrain = 10 * time.Second
+
+// time shifts a timestamp to the fixed clock: the server's start becomes
+// fixedStart, the expiry of a 90s TTL fixedStart+90s.
 func (n normaliser) time(s string) string {
 	if s == fixedBuildTime {
 		return s
@@ -277,7 +276,7 @@ func (n normaliser) time(s string) string {
 	if err != nil {
 		return s
 	}
-	out := fixedStart.Add(t.Sub(n.started).Round(time.Second))
+	out := fixedStart.Add(t.Sub(n.started).Round(timeGrain))
 	if strings.Contains(s, ".") {
 		return out.Format("2006-01-02T15:04:05.000000000Z07:00")
 	}
@@ -297,7 +296,8 @@ func (n normaliser) headers(h http.Header, bodyLen int, head bool) []Header {
 				v = fixedRequestID
 			case "X-Kv-Ttl-Ms":
 				if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-					v = strconv.FormatInt((ms+999)/1000*1000, 10)
+					grain := timeGrain.Milliseconds()
+					v = strconv.FormatInt((ms+grain/2)/grain*grain, 10)
 				}
 			case "X-Kv-Expires-At":
 				v = n.time(v)

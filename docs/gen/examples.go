@@ -90,8 +90,13 @@ func LoadExamples(root string) (*Examples, error) {
 // default --addr, whatever port the capture used.
 const exampleAddr = "127.0.0.1:7379"
 
-// Curl renders the example's request as the curl command that sends it.
-func (e Example) Curl() string {
+// Curl renders the example's request as the curl command that sends it to
+// kvserver's default address.
+func (e Example) Curl() string { return e.curl(exampleAddr) }
+
+// curl renders the curl command that sends the request to addr. Capture
+// runs exactly this command, so the page shows what curl really printed.
+func (e Example) curl(addr string) string {
 	var b strings.Builder
 	if e.Zeros > 0 {
 		fmt.Fprintf(&b, "head -c %d /dev/zero | ", e.Zeros)
@@ -115,7 +120,7 @@ func (e Example) Curl() string {
 	case e.Body != "":
 		b.WriteString(" --data-binary " + shellQuote(e.Body))
 	}
-	b.WriteString(" " + shellQuote("http://"+exampleAddr+e.Path))
+	b.WriteString(" " + shellQuote("http://"+addr+e.Path))
 	if e.Grep != "" {
 		b.WriteString(" | grep -E " + shellQuote(e.Grep))
 	}

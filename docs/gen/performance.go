@@ -159,35 +159,52 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 	for _, c := range bench.Settings.Concurrency {
 		maxC = max(maxC, c)
 	}
-	w("**What `--sync always` costs.** ")
+	syncs := []string{"always", "everysec", "never"}
+	w("**What each `--sync` policy costs.** Writes per second (and p99 latency) of every write scenario, at one client\n")
+	w("and at the highest concurrency measured:\n\n")
+	w("| Scenario | Clients |")
+	for _, s := range syncs {
+		w(" `%s` ops/s (p99 µs) |", s)
+	}
+	w(" `always` ÷ `never` |\n|---|---|---|---|---|---|\n")
 	var said bool
 	for _, sc := range bench.Scenarios {
 		if !sc.Writes {
 			continue
 		}
-		for _, c := range []int{1, maxC} {
+		for _, c := range uniqueInts(1, maxC) {
+			row := fmt.Sprintf("| %s | %d |", sc.Name, c)
+			var have int
+			for _, s := range syncs {
+				if p, ok := bench.point(sc.Name, s, c); ok {
+					row += fmt.Sprintf(" %s (%s) |", num(p.OpsPerSec), num(p.Latency.P99))
+					have++
+				} else {
+					row += " — |"
+				}
+			}
 			a, ok1 := bench.point(sc.Name, "always", c)
 			n, ok2 := bench.point(sc.Name, "never", c)
-			if !ok1 || !ok2 || n.OpsPerSec == 0 {
-				continue
+			if ok1 && ok2 && n.OpsPerSec > 0 {
+				row += fmt.Sprintf(" %.0f%% |", 100*a.OpsPerSec/n.OpsPerSec)
+			} else {
+				row += " — |"
 			}
-			w("%s at %d client(s): %s ops/s with `always` vs %s with `never` (%.0f%%), p99 %s µs vs %s µs. ", sc.Name, c,
-				num(a.OpsPerSec), num(n.OpsPerSec), 100*a.OpsPerSec/n.OpsPerSec, num(a.Latency.P99), num(n.Latency.P99))
-			said = true
+			if have > 0 {
+				w("%s\n", row)
+				said = true
+			}
 		}
 	}
 	if !said {
-		w("This run has no write scenario measured under both `always` and `never`. ")
+		w("| (no write scenario in this run) | | | | | |\n")
 	}
+	w("\n")
 	w("`always` is the only policy under which an acknowledged write survives a power loss; group commit makes it\n")
 	w("cheap under concurrency (one fsync covers every writer waiting), so its cost is mostly felt by a single client\n")
 	w("writing one key at a time, which pays a whole fsync per request.\n\n")
 	w("**When `everysec` is enough.** ")
-	if e, ok := firstPoint(bench, "everysec"); ok {
-		if a, ok := bench.point(e.Scenario, "always", e.Clients); ok && a.OpsPerSec > 0 {
-			w("Here %s at %d clients ran at %s ops/s with `everysec` vs %s with `always`. ", e.Scenario, e.Clients, num(e.OpsPerSec), num(a.OpsPerSec))
-		}
-	} else {
+	if _, ok := firstPoint(bench, "everysec"); !ok {
 		w("This run did not measure `everysec` (`kvchaos bench --full` does). ")
 	}
 	w("`everysec` loses nothing on a process crash (the data is in the page cache) and at most about the last second\n")
@@ -197,13 +214,20 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 	w("each key as key + value + content type + 160 bytes. ")
 	worst := 0.0
 	for _, r := range bench.Memory {
-		w("Storing %s (%s values) grew RSS by %.2f bytes per stored byte, and the accounting was %+.0f%% off RSS growth. ",
-			r.Name, bytesText(int64(r.ValueSize)), r.RSSPerStoredByte, r.AccountingError*100)
-		worst = math.Max(worst, r.RSSPerStoredByte)
+		perAccounted := 0.0
+		if r.AccountedBytes > 0 {
+			perAccounted = float64(r.RSSGrowth) / float64(r.AccountedBytes)
+		}
+		w("Storing %s grew RSS by %s: %.2f bytes per stored byte, %.2f per accounted byte (the accounting was %+.0f%% off RSS growth). ",
+			r.Name, bytesText(r.RSSGrowth), r.RSSPerStoredByte, perAccounted, r.AccountingError*100)
+		worst = math.Max(worst, perAccounted)
 	}
+	w("\n")
 	if worst > 0 {
-		w("So under a container or cgroup limit L, keep `--max-memory` at or below about L ÷ %.1f, minus 64 MiB of\n", worst)
-		w("runtime headroom, or the kernel's OOM killer — not kvserver's eviction — decides what happens at the limit.\n")
+		w("`--max-memory` limits the *accounted* bytes, so under a container or cgroup limit L keep `--max-memory` at or\n")
+		w("below about (L − 64 MiB) ÷ %.1f — the worst RSS per accounted byte above — or the kernel's OOM killer, not\n", worst)
+		w("kvserver's eviction, decides what happens at the limit. The memory-limit specs of suites/reliability check that\n")
+		w("pairing under a real cgroup.\n")
 	} else {
 		w("This run has no memory measurement; keep `--max-memory` well below any cgroup limit.\n")
 	}
@@ -228,6 +252,13 @@ func writeMonitoring(b *strings.Builder, ex *Examples) {
 	w("`kvserver_dataset_bytes / kvserver_max_memory_bytes` (fill of the memory limit),\n")
 	w("`histogram_quantile(0.99, sum by (le, route) (rate(kvserver_http_request_duration_seconds_bucket[5m])))`\n")
 	w("(p99 per route), `increase(kvserver_write_errors_total[5m]) > 0` (the disk refused writes).\n")
+}
+
+func uniqueInts(a, b int) []int {
+	if a == b || b == 0 {
+		return []int{a}
+	}
+	return []int{a, b}
 }
 
 func firstPoint(b *Bench, sync string) (BenchPoint, bool) {
