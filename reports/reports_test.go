@@ -241,7 +241,8 @@ func TestSummary(t *testing.T) {
 	}
 	md := string(b)
 	for _, want := range []string{"FAILED", "| Alpha Suite | 1 | 1 | 1 |", "| Beta Suite | 1 | 0 | 0 |",
-		"store keeps acknowledged writes", "kvchaos repro 1", "--seed 42", "4 specs: 2 passed, 1 failed, 1 skipped"} {
+		"store keeps acknowledged writes", "kvchaos repro 1", "--seed 42", "4 specs: 2 passed, 1 failed, 1 skipped",
+		"### Figures", "| store survives kills under load | 100 ops/s |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}

@@ -46,6 +46,7 @@ func WriteSummary(run *Run, w io.Writer) error {
 			b.WriteString("\n")
 		}
 	}
+	writeFigures(&b, run)
 	b.WriteString("\nFull report: `" + HTMLFile + "` (with charts, fault timelines and server logs), JUnit: `" + JUnitFile + "`.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -62,4 +63,44 @@ func firstLine(s string) string {
 // mdCell keeps text from breaking a Markdown table row.
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// summaryFigureRows bounds the figures table of the summary.
+const summaryFigureRows = 25
+
+// writeFigures adds a table of the headline figures of the specs that have
+// any: what the server did under each workload and fault.
+func writeFigures(b *strings.Builder, run *Run) {
+	var rows []string
+	for _, s := range run.Suites {
+		for _, sp := range s.Specs {
+			if len(sp.Figures) == 0 {
+				continue
+			}
+			cells := []string{mdCell(sp.Text)}
+			found := false
+			for _, name := range headline {
+				cell := ""
+				if v, ok := sp.Figures[name]; ok {
+					cell, found = formatFigure(name, v), true
+				}
+				cells = append(cells, cell)
+			}
+			faults := ""
+			if sp.Evidence != nil && len(sp.Evidence.Faults) > 0 {
+				faults = fmt.Sprint(len(sp.Evidence.Faults))
+			}
+			if found {
+				rows = append(rows, "| "+strings.Join(append(cells, faults), " | ")+" |")
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n### Figures\n\n| spec | ops/s | p99 | RSS peak | recovery | lost writes | faults |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	if len(rows) > summaryFigureRows {
+		rows = append(rows[:summaryFigureRows], fmt.Sprintf("| … %d more in index.html | | | | | | |", len(rows)-summaryFigureRows))
+	}
+	b.WriteString(strings.Join(rows, "\n") + "\n")
 }
