@@ -19,21 +19,24 @@
 //	{
 //	  "schema": 1, "started": RFC 3339, "seconds": wall time of the run,
 //	  "command": "kvchaos bench ...",
-//	  "machine": {"cpus","cpu_model","memory_bytes","os","arch","kernel","go_version","data_fs"},
+//	  "machine": {"cpus","cpu_model","memory_bytes","os","arch","kernel","go_version","data_fs",
+//	              "load1_start","load1_end"},
 //	  "server": kvserver's /api/v1/version document,
 //	  "settings": {"duration_s","warmup_s","concurrency":[1,64],"sync":["always","never"],
 //	               "scenarios":[...],"open_loop_fraction","full"},
 //	  "scenarios": [{"name","doc","writes","value_size","keys"}],
 //	  "points": [{
 //	    "scenario": "put-100b", "target": "kvserver" | "baseline",
-//	    "sync": "always" ("" for the baseline),
+//	    "sync": "always" (for the baseline: the kvserver sweep it was measured beside),
 //	    "mode": "closed" | "open", "clients", "rate" (open loop: arrivals/s),
 //	    "ops", "errors", "missed", "seconds", "ops_per_sec",
 //	    "latency": {"p50_us","p90_us","p99_us","p999_us","max_us","mean_us"},
 //	    "series": [{"t","ops","errors","ops_per_sec","p50_us","p99_us"}],
 //	    "first_error",
 //	    "baseline_ops_per_sec", "ratio_to_baseline" (kvserver, closed loop),
-//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync"}
+//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync"},
+//	    "generator_cpu_cores", "other_cpu_cores" (CPU used by the rest of the machine: noise),
+//	    "load1" (1-minute load average before the point)
 //	  }],
 //	  "group_commit": {"scenario","clients","grouped_ops_per_sec","grouped_tx_per_fsync",
 //	                   "ungrouped_ops_per_sec","ungrouped_tx_per_fsync","ungrouped_how",
@@ -58,6 +61,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -225,37 +229,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	section("redis", func() error { return redisBench(ctx, cfg, scens, rep) })
 	rep.fillRatios()
 	rep.Seconds = time.Since(rep.Started).Seconds()
+	rep.Machine.Load1End = loadAvg()
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
 	}
 	return rep, errors.Join(errs...)
 }
 
-// sweep measures the baseline, then kvserver under each sync policy.
+// sweep measures kvserver under each sync policy, each closed-loop point
+// right after the baseline at the same scenario and concurrency, so that a
+// drift in the machine's background load hits both sides of a ratio alike.
 func sweep(ctx context.Context, cfg Config, scens []Scenario, rep *Report) error {
 	base, err := startBaseline(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	for _, s := range scens {
-		for _, n := range cfg.Concurrency {
-			p := measure(ctx, cfg, base, s, n, 0)
-			p.Target = "baseline"
-			rep.add(cfg.Progress, p)
-		}
-	}
-	if err := base.stop(); err != nil {
-		return err
-	}
+	defer func() { _ = base.stop() }()
 	for i, policy := range cfg.Sync {
-		if err := sweepServer(ctx, cfg, scens, policy, i == 0, rep); err != nil {
+		if err := sweepServer(ctx, cfg, scens, base, policy, i == 0, rep); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func sweepServer(ctx context.Context, cfg Config, scens []Scenario, policy string, first bool, rep *Report) error {
+func sweepServer(ctx context.Context, cfg Config, scens []Scenario, base endpoint, policy string, first bool, rep *Report) error {
 	t, err := startTarget(ctx, cfg.ServerBin, append([]string{"--sync", policy, "--log-level", "warn"}, cfg.ServerArgs...), "")
 	if err != nil {
 		return err
@@ -275,6 +273,9 @@ func sweepServer(ctx context.Context, cfg Config, scens []Scenario, policy strin
 		}
 		best := 0.0
 		for _, n := range cfg.Concurrency {
+			b := measure(ctx, cfg, base, s, n, 0)
+			b.Target, b.Sync = "baseline", policy
+			rep.add(cfg.Progress, b)
 			p := measure(ctx, cfg, srv, s, n, 0)
 			p.Target, p.Sync = "kvserver", policy
 			best = max(best, p.OpsPerSec)
@@ -344,18 +345,28 @@ func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients 
 		_, _ = load.Run(ctx, load.Config{Clients: clients, Duration: cfg.Warmup}, op)
 	}
 	before, _ := metrics(ctx, c, srv.base)
+	load1 := loadAvg()
 	cpu0, _ := procCPU(srv.pid)
+	self0, _ := procCPU(os.Getpid())
+	busy0 := machineBusy()
 	start := time.Now()
 	res, err := load.Run(ctx, load.Config{Clients: clients, Rate: rate, Duration: cfg.Duration}, op)
 	wall := time.Since(start).Seconds()
-	p := Point{Scenario: s.Name, Result: res}
+	p := Point{Scenario: s.Name, Result: res, Load1: load1}
 	if err != nil && p.FirstError == "" {
 		p.FirstError = err.Error()
 	}
+	self1, _ := procCPU(os.Getpid())
+	p.GeneratorCores = (self1 - self0) / wall
+	var srvCPU float64
 	if srv.pid > 0 {
 		cpu1, _ := procCPU(srv.pid)
-		p.Server.CPUCores = (cpu1 - cpu0) / wall
+		srvCPU = cpu1 - cpu0
+		p.Server.CPUCores = srvCPU / wall
 		p.Server.RSS, _ = procRSS(srv.pid)
+	}
+	if busy0 > 0 {
+		p.OtherCores = max(0, (machineBusy()-busy0-srvCPU-(self1-self0))/wall)
 	}
 	if after, err := metrics(ctx, c, srv.base); err == nil && before != nil {
 		p.Server.Commits = int64(after["kvserver_commits_total"] - before["kvserver_commits_total"])

@@ -150,8 +150,8 @@ func TestReportRatiosAndOutputs(t *testing.T) {
 	rep := &Report{Schema: 1, Settings: Settings{Sync: []string{"never"}},
 		Scenarios: []ScenarioInfo{{Name: "get-hot"}},
 		Points: []Point{
-			{Scenario: "get-hot", Target: "baseline", Result: res("closed", 1, 1000)},
-			{Scenario: "get-hot", Target: "baseline", Result: res("closed", 8, 4000)},
+			{Scenario: "get-hot", Target: "baseline", Sync: "never", Result: res("closed", 1, 1000)},
+			{Scenario: "get-hot", Target: "baseline", Sync: "never", Result: res("closed", 8, 4000)},
 			{Scenario: "get-hot", Target: "kvserver", Sync: "never", Result: res("closed", 1, 800)},
 			{Scenario: "get-hot", Target: "kvserver", Sync: "never", Result: res("closed", 8, 1000)},
 			{Scenario: "get-hot", Target: "kvserver", Sync: "never", Result: func() load.Result { r := res("open", 8, 500); r.Rate = 500; return r }()},

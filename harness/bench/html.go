@@ -89,7 +89,12 @@ func scenarioCharts(rep *Report, scenario string) (tput, p99 template.HTML, err 
 		}
 		tl, ll = append(tl, line{name, t}), append(ll, line{name, l})
 	}
-	add("baseline (net/http)", func(p Point) bool { return p.Target == "baseline" })
+	// The baseline is measured beside every sweep; chart the first one's.
+	first := ""
+	if len(rep.Settings.Sync) > 0 {
+		first = rep.Settings.Sync[0]
+	}
+	add("baseline (net/http)", func(p Point) bool { return p.Target == "baseline" && (first == "" || p.Sync == first) })
 	for _, s := range rep.Settings.Sync {
 		add("kvserver --sync "+s, func(p Point) bool { return p.Target == "kvserver" && p.Sync == s })
 	}
@@ -141,18 +146,20 @@ th:first-child,td:first-child{text-align:left}.charts{display:flex;flex-wrap:wra
 </style></head><body>
 <h1>kvchaos bench</h1>
 <p>{{.Rep.Started.Format "2006-01-02 15:04 UTC"}} · {{.Rep.Machine.CPUs}} CPUs ({{.Rep.Machine.CPUModel}}), {{mib (.Mem)}} MiB,
-{{.Rep.Machine.OS}} {{.Rep.Machine.Kernel}}, data dirs on {{.Rep.Machine.DataFS}}, {{.Rep.Machine.GoVersion}} ·
+{{.Rep.Machine.OS}} {{.Rep.Machine.Kernel}}, data dirs on {{.Rep.Machine.DataFS}}, {{.Rep.Machine.GoVersion}},
+load average {{f1 .Rep.Machine.Load1Start}} at start and {{f1 .Rep.Machine.Load1End}} at end ·
 {{f1 .Rep.Settings.Duration}} s per point{{if .Rep.Command}} · <code>{{.Rep.Command}}</code>{{end}}</p>
 <p>Every kvserver figure is shown beside the baseline: a minimal net/http handler answering the same requests on the same machine in
-the same run, measured by the same load generator. Closed loop unless marked open (a fixed arrival rate, latency from the intended send time).</p>
+the same run, measured by the same load generator right before it at the same concurrency. "Other CPU" is what the rest of the
+machine used meanwhile: where it is high, the point is noisy. Closed loop unless marked open (a fixed arrival rate, latency from the intended send time).</p>
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
 {{range .Scenarios}}
 <h2>{{.Name}}</h2><p>{{.Doc}}</p>
 <div class="charts">{{.Tput}}{{.Lat}}</div>
-<table><tr><th>target</th><th>sync</th><th>clients</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>vs baseline</th><th>server CPU</th><th>tx/fsync</th><th>errors</th></tr>
+<table><tr><th>target</th><th>sync</th><th>clients</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>vs baseline</th><th>server CPU</th><th>generator CPU</th><th>other CPU</th><th>tx/fsync</th><th>errors</th></tr>
 {{range .Points}}<tr><td>{{.Target}}</td><td>{{.Sync}}</td><td>{{if eq .Mode "open"}}open {{f0 .Rate}}/s{{else}}{{.Clients}}{{end}}</td><td>{{f0 .OpsPerSec}}</td>
 <td>{{us .Latency.P50}}</td><td>{{us .Latency.P99}}</td><td>{{us .Latency.P999}}</td><td>{{if .Ratio}}{{pct .Ratio}}{{end}}</td>
-<td>{{f2 .Server.CPUCores}}</td><td>{{if .Server.TxPerFsync}}{{f1 .Server.TxPerFsync}}{{end}}</td><td>{{.Errors}}</td></tr>
+<td>{{f2 .Server.CPUCores}}</td><td>{{f2 .GeneratorCores}}</td><td>{{f2 .OtherCores}}</td><td>{{if .Server.TxPerFsync}}{{f1 .Server.TxPerFsync}}{{end}}</td><td>{{.Errors}}</td></tr>
 {{end}}</table>
 {{end}}
 {{with .Rep.GroupCommit}}<h2>Group commit</h2>

@@ -56,14 +56,16 @@ func ReadJSON(path string) (*Report, error) {
 // commit, recovery, the crash cycle, memory and Redis.
 func WriteTable(rep *Report, w io.Writer) error {
 	m := rep.Machine
-	fmt.Fprintf(w, "machine: %d CPUs (%s), %.0f GiB, %s %s, data on %s, %s\n\n",
-		m.CPUs, m.CPUModel, float64(m.Memory)/(1<<30), m.OS, m.Kernel, m.DataFS, m.GoVersion)
+	fmt.Fprintf(w, "machine: %d CPUs (%s), %.0f GiB, %s %s, data on %s, %s, load average %.1f at start, %.1f at end\n",
+		m.CPUs, m.CPUModel, float64(m.Memory)/(1<<30), m.OS, m.Kernel, m.DataFS, m.GoVersion, m.Load1Start, m.Load1End)
+	fmt.Fprintln(w, "each kvserver point is measured right after the baseline at the same scenario and clients; other CPU = cores used by the rest of the machine meanwhile")
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tsync\tclients\tkvserver ops/s\tp50\tp99\tbaseline ops/s\tratio\tbaseline p99\tserver CPU\ttx/fsync\terrors\t")
+	fmt.Fprintln(tw, "scenario\tsync\tclients\tkvserver ops/s\tp50\tp99\tbaseline ops/s\tratio\tbaseline p99\tserver CPU\ttx/fsync\terrors\tother CPU\t")
 	basep99 := map[string]float64{}
 	for _, p := range rep.Points {
 		if p.Target == "baseline" {
-			basep99[fmt.Sprintf("%s/%d", p.Scenario, p.Clients)] = p.Latency.P99
+			basep99[fmt.Sprintf("%s/%s/%d", p.Scenario, p.Sync, p.Clients)] = p.Latency.P99
 		}
 	}
 	for _, p := range rep.Points {
@@ -77,14 +79,14 @@ func WriteTable(rep *Report, w io.Writer) error {
 		} else if p.Ratio > 0 {
 			ratio = fmt.Sprintf("%.0f%%", p.Ratio*100)
 			base = fmt.Sprintf("%.0f", p.BaselineOpsPerSec)
-			bp99 = us(basep99[fmt.Sprintf("%s/%d", p.Scenario, p.Clients)])
+			bp99 = us(basep99[fmt.Sprintf("%s/%s/%d", p.Scenario, p.Sync, p.Clients)])
 		}
 		tx := "-"
 		if p.Server.TxPerFsync > 0 {
 			tx = fmt.Sprintf("%.1f", p.Server.TxPerFsync)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%d\t\n", p.Scenario, p.Sync, clients, p.OpsPerSec,
-			us(p.Latency.P50), us(p.Latency.P99), base, ratio, bp99, p.Server.CPUCores, tx, p.Errors+p.Missed)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%d\t%.2f\t\n", p.Scenario, p.Sync, clients, p.OpsPerSec,
+			us(p.Latency.P50), us(p.Latency.P99), base, ratio, bp99, p.Server.CPUCores, tx, p.Errors+p.Missed, p.OtherCores)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +50,10 @@ type Machine struct {
 	// DataFS is the filesystem type of the temp dir the data dirs live in
 	// (fsync on tmpfs costs nothing, on ext4 it reaches the disk).
 	DataFS string `json:"data_fs,omitempty"`
+	// Load1Start and Load1End are the 1-minute load averages when the run
+	// started and ended (other work on the machine skews every figure).
+	Load1Start float64 `json:"load1_start"`
+	Load1End   float64 `json:"load1_end"`
 }
 
 // Settings are the run's parameters.
@@ -83,6 +89,13 @@ type Point struct {
 	BaselineOpsPerSec float64        `json:"baseline_ops_per_sec,omitempty"`
 	Ratio             float64        `json:"ratio_to_baseline,omitempty"`
 	Server            ServerCounters `json:"server"`
+	// GeneratorCores is the CPU the load generator (this process) used,
+	// OtherCores what the rest of the machine used meanwhile: on a shared
+	// machine a high figure means the point is noisy. Load1 is the 1-minute
+	// load average read before the point.
+	GeneratorCores float64 `json:"generator_cpu_cores"`
+	OtherCores     float64 `json:"other_cpu_cores"`
+	Load1          float64 `json:"load1"`
 }
 
 // ServerCounters are read from the server around a point: its CPU use (in
@@ -190,7 +203,7 @@ func (r *Report) add(w io.Writer, p Point) {
 // point.
 func (r *Report) fillRatios() {
 	base := map[string]float64{}
-	key := func(p Point) string { return fmt.Sprintf("%s/%d", p.Scenario, p.Clients) }
+	key := func(p Point) string { return fmt.Sprintf("%s/%s/%d", p.Scenario, p.Sync, p.Clients) }
 	for _, p := range r.Points {
 		if p.Target == "baseline" && p.Mode == "closed" {
 			base[key(p)] = p.OpsPerSec
@@ -230,7 +243,44 @@ func machine() Machine {
 		m.Kernel = k
 	}
 	m.DataFS = fsType(os.TempDir())
+	m.Load1Start = loadAvg()
 	return m
+}
+
+// loadAvg is the 1-minute load average (0 when unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+// machineBusy is the CPU time, in seconds, all CPUs have spent not idle
+// since boot (0 when unknown).
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseFloat(v, 64)
+		if i != 3 && i != 4 && i < 8 { // not idle, not iowait; no guest (already in user)
+			busy += n
+		}
+	}
+	return busy / clockTicks
 }
 
 // fsType names the filesystem holding dir by its statfs magic number.
