@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -37,60 +38,92 @@ func skipDir(name string) bool {
 
 // PackageDocs reads the doc comment of every package under root (parsing
 // only package clauses and comments: no build, no toolchain), sorted by
-// directory.
+// directory. In a git checkout only tracked files count, so a scratch dir
+// in a working tree does not change the page; elsewhere every .go file does.
 func PackageDocs(root string) ([]PackageDoc, error) {
 	module, err := modulePath(root)
 	if err != nil {
 		return nil, err
 	}
-	var out []PackageDoc
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		if path != root && skipDir(d.Name()) {
-			return filepath.SkipDir
-		}
-		pd, ok, err := packageDoc(path)
-		if err != nil || !ok {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		pd.Dir = filepath.ToSlash(rel)
-		pd.ImportPath = module + "/" + pd.Dir
-		if rel == "." {
-			pd.ImportPath, pd.Dir = module, "."
-		}
-		out = append(out, pd)
-		return nil
-	})
+	files, err := goFiles(root)
 	if err != nil {
 		return nil, fmt.Errorf("read package docs: %w", err)
+	}
+	byDir := map[string][]string{}
+	for _, f := range files {
+		byDir[filepath.Dir(f)] = append(byDir[filepath.Dir(f)], f)
+	}
+	var out []PackageDoc
+	for dir, fs := range byDir {
+		pd, ok := packageDoc(root, fs)
+		if !ok {
+			continue
+		}
+		pd.Dir = filepath.ToSlash(dir)
+		pd.ImportPath = module + "/" + pd.Dir
+		if dir == "." {
+			pd.ImportPath = module
+		}
+		out = append(out, pd)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
 	return out, nil
 }
 
-// packageDoc reads the package clause and doc comment of the Go files in
-// dir; ok is false when dir has none.
-func packageDoc(dir string) (PackageDoc, bool, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return PackageDoc{}, false, err
+// goFiles lists the .go files under root, relative to it, outside the
+// directories skipDir names: git's tracked files when root is a git
+// checkout, else every file.
+func goFiles(root string) ([]string, error) {
+	var files []string
+	keep := func(rel string) bool {
+		for _, part := range strings.Split(filepath.Dir(rel), string(filepath.Separator)) {
+			if part != "." && skipDir(part) {
+				return false
+			}
+		}
+		return strings.HasSuffix(rel, ".go")
 	}
+	cmd := exec.Command("git", "ls-files", "-z", "--", "*.go")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		if _, statErr := os.Stat(filepath.Join(root, ".git")); statErr == nil {
+			for _, f := range strings.Split(string(out), "\x00") {
+				if f = filepath.FromSlash(f); f != "" && keep(f) {
+					files = append(files, f)
+				}
+			}
+			return files, nil
+		}
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && skipDir(d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		if keep(rel) {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	return files, err
+}
+
+// packageDoc reads the package clause and doc comment of files (relative
+// to root, all in one dir); ok is false when none parses.
+func packageDoc(root string, files []string) (PackageDoc, bool) {
+	sort.Strings(files)
 	var pd PackageDoc
 	var testDoc string
 	found, nonTest := false, false
 	fset := token.NewFileSet()
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.PackageClauseOnly|parser.ParseComments)
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, filepath.Join(root, name), nil, parser.PackageClauseOnly|parser.ParseComments)
 		if err != nil {
 			continue // a half-written file: the build will say so
 		}
@@ -100,6 +133,7 @@ func packageDoc(dir string) (PackageDoc, bool, error) {
 			pd.Name = pkg
 		}
 		found = true
+		nonTest = nonTest || !isTest
 		if f.Doc == nil {
 			continue
 		}
@@ -110,22 +144,16 @@ func packageDoc(dir string) (PackageDoc, bool, error) {
 		} else if pd.Doc == "" {
 			pd.Doc = f.Doc.Text()
 		}
-		nonTest = nonTest || !isTest
-	}
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
-			nonTest = true
-		}
 	}
 	if !found {
-		return pd, false, nil
+		return pd, false
 	}
 	pd.TestOnly = !nonTest
 	if pd.Doc == "" {
 		pd.Doc = testDoc
 	}
 	pd.Synopsis = new(doc.Package).Synopsis(pd.Doc)
-	return pd, true, nil
+	return pd, true
 }
 
 // modulePath reads the module path from root/go.mod.
