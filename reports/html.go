@@ -65,12 +65,40 @@ type specView struct {
 	Open bool
 }
 
-// headline names the figures worth a glance, in order.
-var headline = []string{"ops_per_sec", "p99_ms", "rss_peak_bytes", "recovery_ms", "lost_writes"}
+// headline lists the figures worth a glance, in order: a label and the
+// figure names that can carry it (the first one present wins).
+var headline = []struct {
+	label string
+	names []string
+}{
+	{"ops/s", []string{"ops_per_sec"}},
+	{"p99", []string{"p99_ms"}},
+	{"RSS peak", []string{"rss_peak_bytes", "rss_hwm_bytes"}},
+	{"recovery", []string{"recovery_ms", "recovery_ms_max"}},
+	{"lost writes", []string{"lost_writes"}},
+}
+
+// headlineFigures picks a spec's headline figures; a missing one is a row
+// with an empty Name.
+func headlineFigures(f artifact.Figures) []figureRow {
+	var out []figureRow
+	for _, h := range headline {
+		row := figureRow{Label: h.label}
+		for _, n := range h.names {
+			if v, ok := f[n]; ok {
+				row.Name, row.Value = n, v
+				break
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
 
 type figureRow struct {
 	Name  string
 	Value float64
+	Label string // for headline figures
 }
 
 type link struct{ Text, Href string }
@@ -120,12 +148,12 @@ func WriteHTML(run *Run, trend []TrendPoint, w io.Writer) error {
 // fill derives a spec's tables, links and charts from its evidence.
 func fill(dir string, sv *specView) error {
 	for k, val := range sv.Spec.Figures {
-		sv.Figures = append(sv.Figures, figureRow{k, val})
+		sv.Figures = append(sv.Figures, figureRow{Name: k, Value: val})
 	}
 	sort.Slice(sv.Figures, func(i, j int) bool { return sv.Figures[i].Name < sv.Figures[j].Name })
-	for _, name := range headline {
-		if v, ok := sv.Spec.Figures[name]; ok {
-			sv.Headline = append(sv.Headline, figureRow{name, v})
+	for _, h := range headlineFigures(sv.Spec.Figures) {
+		if h.Name != "" {
+			sv.Headline = append(sv.Headline, h)
 		}
 	}
 	sv.Open = sv.Failed || (sv.Evidence != nil && len(sv.Evidence.Faults) > 0)
@@ -174,15 +202,25 @@ func fill(dir string, sv *specView) error {
 	return nil
 }
 
-// formatFigure prints a figure with the unit its name carries.
+// formatFigure prints a figure with the unit its name carries, as a word
+// of the name: "p99_ms", "recovery_ms_max", "rss_peak_bytes",
+// "ops_per_sec", "cpu_p50_percent", "loss_window_s".
 func formatFigure(name string, v float64) string {
+	words := map[string]bool{}
+	for _, w := range strings.Split(name, "_") {
+		words[w] = true
+	}
 	switch {
-	case strings.HasSuffix(name, "_bytes"):
+	case words["bytes"]:
 		return formatBytes(v)
-	case strings.HasSuffix(name, "_ms"):
+	case words["ms"]:
 		return fmt.Sprintf("%.3g ms", v)
 	case strings.HasSuffix(name, "_per_sec"):
 		return fmt.Sprintf("%.0f %s/s", v, strings.TrimSuffix(name, "_per_sec"))
+	case words["percent"]:
+		return fmt.Sprintf("%.3g %%", v)
+	case strings.HasSuffix(name, "_s"):
+		return fmt.Sprintf("%.3g s", v)
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return fmt.Sprintf("%.0f", v)
 	}

@@ -216,6 +216,10 @@ func TestFormatFigure(t *testing.T) {
 		{"rss_peak_bytes", 12268339, "11.7 MiB"},
 		{"disk_write_bytes", 512, "512 B"},
 		{"lost_writes", 3, "3"},
+		{"recovery_ms_max", 106, "106 ms"},
+		{"cpu_p50_percent", 24.76, "24.8 %"},
+		{"loss_window_s", 1.04, "1.04 s"},
+		{"rss_hwm_per_stored_byte", 1.5, "1.5"},
 		{"ratio", 0.12345, "0.1235"},
 	}
 	for _, tc := range tests {

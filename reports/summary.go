@@ -79,10 +79,10 @@ func writeFigures(b *strings.Builder, run *Run) {
 			}
 			cells := []string{mdCell(sp.Text)}
 			found := false
-			for _, name := range headline {
+			for _, h := range headlineFigures(sp.Figures) {
 				cell := ""
-				if v, ok := sp.Figures[name]; ok {
-					cell, found = formatFigure(name, v), true
+				if h.Name != "" {
+					cell, found = formatFigure(h.Name, h.Value), true
 				}
 				cells = append(cells, cell)
 			}
