@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,12 +21,19 @@ import (
 // mounts the same backing dir again, so the server can be restarted on the
 // data dir as a machine would boot on its disk. A SIGKILL alone cannot tell
 // `--sync always` from `--sync never` (the page cache survives a process
-// crash); this can. Needs root and /dev/fuse.
+// crash); this can. With Writeback > 0 each unsynced page instead survives
+// with that probability (drawn from Rand), in any order: a power loss in the
+// middle of writeback, which can leave holes of zeros before later data.
+// Needs root and /dev/fuse.
 type PowerLoss struct {
+	Writeback float64
+	Rand      *rand.Rand
+
 	mu      sync.Mutex
 	base    string // kvchaos-powerloss-*: disk/ (backing) and data/ (mount)
 	fs      *lazyfs.FS
 	dropped int64
+	kept    int64
 	pid     int
 }
 
@@ -112,7 +120,7 @@ func (p *PowerLoss) Dropped() int64 {
 func (p *PowerLoss) Detail() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return fmt.Sprintf("killed %d, dropped %d unsynced bytes", p.pid, p.dropped)
+	return fmt.Sprintf("killed %d, dropped %d unsynced bytes, kept %d", p.pid, p.dropped, p.kept)
 }
 
 // Inject kills t's process, drops the unsynced data and remounts. A write
@@ -135,7 +143,18 @@ func (p *PowerLoss) Inject(ctx context.Context, t Target) error {
 			return fmt.Errorf("power-loss: %w", err)
 		}
 	}
-	p.dropped = p.fs.DropUnsynced()
+	if p.Writeback > 0 {
+		if p.Rand == nil {
+			return errors.New("power-loss: Writeback needs a seeded Rand")
+		}
+		var err error
+		p.dropped, p.kept, err = p.fs.Crash(func() bool { return p.Rand.Float64() < p.Writeback })
+		if err != nil {
+			return fmt.Errorf("power-loss: %w", err)
+		}
+	} else {
+		p.dropped, p.kept = p.fs.DropUnsynced(), 0
+	}
 	if err := p.fs.Unmount(); err != nil {
 		return fmt.Errorf("power-loss: %w", err)
 	}

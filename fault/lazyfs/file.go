@@ -2,6 +2,8 @@ package lazyfs
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"syscall"
@@ -30,6 +32,45 @@ func (f *fileState) drop() int64 {
 	f.pages = map[int64][]byte{}
 	f.size = f.durable
 	return n
+}
+
+// crash writes the pages keep picks to the backing file at path and drops
+// the rest.
+func (f *fileState) crash(path string, keep func() bool) (dropped, kept int64, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	idxs := make([]int64, 0, len(f.pages))
+	for idx := range f.pages {
+		idxs = append(idxs, idx)
+	}
+	sort.Slice(idxs, func(i, j int) bool { return idxs[i] < idxs[j] })
+	var out *os.File
+	for _, idx := range idxs {
+		end := min(pageSize, f.size-idx*pageSize)
+		if end <= 0 || path == "" || !keep() {
+			dropped += pageSize
+			continue
+		}
+		if out == nil {
+			if out, err = os.OpenFile(path, os.O_WRONLY, 0); err != nil {
+				return dropped, kept, fmt.Errorf("lazyfs crash: %w", err)
+			}
+			defer out.Close()
+		}
+		if _, err := out.WriteAt(f.pages[idx][:end], idx*pageSize); err != nil {
+			return dropped, kept, fmt.Errorf("lazyfs crash: %w", err)
+		}
+		kept += pageSize
+		f.durable = max(f.durable, idx*pageSize+end)
+	}
+	if out != nil {
+		if err := out.Sync(); err != nil {
+			return dropped, kept, fmt.Errorf("lazyfs crash: %w", err)
+		}
+	}
+	f.pages = map[int64][]byte{}
+	f.size = f.durable
+	return dropped, kept, nil
 }
 
 // truncate applies a truncate that already reached the backing file.

@@ -15,7 +15,11 @@
 //     metadata; a directory fsync is accepted and does nothing more. So a
 //     file created and renamed but never fsynced survives a power loss with
 //     the data it had at its last fsync (none: empty).
-//   - Not modelled: torn sectors inside one write (see fault.TornWrite),
+//   - Crash (instead of DropUnsynced) models a power loss in the middle of
+//     writeback: any subset of the unsynced pages, in any order, made it to
+//     the disk; the bytes of a file between its durable end and a page that
+//     made it read as zeros.
+//   - Not modelled: torn sectors inside one page (see fault.TornWrite),
 //     reordering of fsynced writes, mmap writes (mmap is served from the
 //     backing file), fallocate (refused with ENOTSUP).
 //
@@ -26,6 +30,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -101,6 +107,40 @@ func (l *FS) DropUnsynced() int64 {
 		n += f.drop()
 	}
 	return n
+}
+
+// Crash is a power loss during writeback: each unsynced page survives when
+// keep says so (a disk that wrote some dirty pages, in any order, before the
+// power went), the rest is thrown away. A kept page past the durable end
+// extends the file, and the unsynced bytes between read as zeros (an
+// unwritten extent). It returns the bytes dropped and kept (whole pages).
+// Call it only once the writers are dead.
+func (l *FS) Crash(keep func() bool) (dropped, kept int64, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for ino, f := range l.files {
+		d, k, ferr := f.crash(l.pathOf(ino), keep)
+		dropped, kept = dropped+d, kept+k
+		err = errors.Join(err, ferr)
+	}
+	return dropped, kept, err
+}
+
+// pathOf finds the backing path of inode ino ("" when it is gone).
+func (l *FS) pathOf(ino uint64) string {
+	var found string
+	_ = filepath.WalkDir(l.backing, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil || found != "" || d.IsDir() {
+			return nil
+		}
+		if info, ierr := d.Info(); ierr == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Ino == ino {
+				found = p
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // Unmount unmounts the filesystem (lazily when busy). Unsynced data is lost

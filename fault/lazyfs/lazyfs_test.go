@@ -115,3 +115,26 @@ func write(t *testing.T, mnt, name string, off int64, b []byte, sync bool) {
 		t.Fatalf("read back through the mount: %v", err)
 	}
 }
+
+func TestCrashKeepsChosenPages(t *testing.T) {
+	l, back := mount(t)
+	write(t, l.Mountpoint(), "f", 0, bytes.Repeat([]byte("a"), pageSize), true)
+	write(t, l.Mountpoint(), "f", pageSize, bytes.Repeat([]byte("b"), 3*pageSize), false)
+	n := 0
+	dropped, kept, err := l.Crash(func() bool { n++; return n == 3 }) // pages go in file order
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped != 2*pageSize || kept != pageSize {
+		t.Fatalf("dropped %d kept %d, want %d and %d", dropped, kept, 2*pageSize, pageSize)
+	}
+	if err := l.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(back, "f"))
+	want := append(bytes.Repeat([]byte("a"), pageSize), make([]byte, 2*pageSize)...)
+	want = append(want, bytes.Repeat([]byte("b"), pageSize)...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("after a partial writeback the file has %d bytes, not synced page + 2 zero pages + the kept page", len(got))
+	}
+}

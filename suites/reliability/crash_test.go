@@ -122,6 +122,54 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 		Entry("--sync everysec, 10 power losses", Label("slow"), "everysec", 10),
 	)
 
+	DescribeTable("a power loss in the middle of writeback (unsynced pages survive in any order)",
+		func(ctx SpecContext, sync string, cycles int) {
+			p := &fault.PowerLoss{Writeback: 0.5, Rand: seeded("writeback-" + sync)}
+			dir := setup(ctx, p)
+			e := newServer(dir, "--sync", sync)
+			t := e.Target
+			start(e)
+			w := newWorkload(t, 4, false, "writeback-"+sync)
+			moments := seeded("writeback-moments-" + sync)
+			var since, window float64
+			var lost int
+			for i := range cycles {
+				stop := w.run(ctx)
+				pause(ctx, time.Duration(100+moments.Intn(900))*time.Millisecond)
+				at := t.Clock().Now()
+				_, err := fault.Inject(ctx, t.Clock(), p, t)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(t.Wait(ctx)).To(Succeed())
+				stop()
+				Expect(t.Start(ctx)).To(Succeed(),
+					"after power loss %d during writeback (%s) the server does not start, though a disk may well leave this state", i+1, p.Detail())
+				keys := w.written()
+				found := readAll(ctx, t, keys)
+				l, win, bad := compareAcked(t.History().Ops(), keys, found, since, at)
+				since = t.Clock().Now()
+				lost += len(l)
+				window = max(window, win)
+				Expect(bad).To(BeEmpty(), "after power loss %d the server returned values nobody wrote", i+1)
+				if sync == "always" {
+					Expect(l).To(BeEmpty(), "--sync always lost acknowledged writes in power loss %d during writeback (%s)", i+1, p.Detail())
+				} else {
+					Expect(win).To(BeNumerically("<=", 2.0), "--sync %s lost writes acknowledged %.2fs before the power loss", sync, win)
+				}
+			}
+			e.Figures(artifact.Figures{"power_losses": float64(cycles), "lost_writes": float64(lost), "loss_window_s": window})
+		},
+		Entry("--sync always keeps every acknowledged write", "always", 3),
+		Entry("--sync always, 15 power losses", Label("slow"), "always", 15),
+		// Pending: with everysec the unsynced tail spans many pages; when a
+		// later page reaches the disk before an earlier one, kvserver sees
+		// a damaged record followed by valid data and refuses to start
+		// ("refusing to guess"), needing `kvserver repair`, although every
+		// byte lost was inside the window everysec may lose. Un-pend once
+		// recovery tells an unsynced tail from real corruption (e.g. by
+		// recording the synced offset).
+		PEntry("--sync everysec loses at most about a second", "everysec", 3),
+	)
+
 	DescribeTable("a torn tail leaves a prefix of the acknowledged history",
 		func(ctx SpecContext, mode fault.TornMode, cuts int) {
 			r := seeded(fmt.Sprintf("torn-%d", mode))
