@@ -164,3 +164,20 @@ func TestGinkgoArgsWithoutSeedLetsGinkgoPick(t *testing.T) {
 		t.Errorf("args = %s", got)
 	}
 }
+
+func TestGinkgoCommand(t *testing.T) {
+	t.Run("env override", func(t *testing.T) {
+		t.Setenv(ginkgoEnv, "/opt/ginkgo")
+		got, err := ginkgoCommand()
+		if err != nil || strings.Join(got, " ") != "/opt/ginkgo" {
+			t.Errorf("got %v, %v", got, err)
+		}
+	})
+	t.Run("go tool fallback", func(t *testing.T) {
+		t.Setenv(ginkgoEnv, "")
+		got, err := ginkgoCommand()
+		if err != nil || len(got) != 3 || got[1] != "tool" || got[2] != "ginkgo" {
+			t.Errorf("got %v, %v (the test binary has no ginkgo beside it)", got, err)
+		}
+	})
+}
