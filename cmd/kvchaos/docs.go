@@ -36,9 +36,9 @@ the only files that change from one machine or day to the next.
 --check renders every page from the committed data into memory and fails when
 any file in docs/ differs or the spec and the server's routes disagree. It runs
 no server and no benchmark; CI runs it.`,
-		Example: `  make build && bin/kvchaos docs                # capture examples, write docs/
-  bin/kvchaos docs --no-capture                   # re-render from docs/data only
-  bin/kvchaos docs --check                        # CI: fail when docs/ is stale`,
+		Example: `  make build && bin/kvchaos docs    # capture examples, write docs/
+  bin/kvchaos docs --no-capture       # re-render from docs/data only
+  bin/kvchaos docs --check            # CI: fail when docs/ is stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root, err := gen.FindRoot(f.root)
