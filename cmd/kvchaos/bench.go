@@ -28,6 +28,7 @@ type benchFlags struct {
 	skip        []string
 	full        bool
 	inProcess   bool
+	client      string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -68,6 +69,7 @@ whole matrix (1, 8, 64, 256 clients, every policy, up to a million keys).`,
 	fl.IntSliceVar(&f.recovery, "recovery-keys", nil, "data sizes of the recovery curve in keys (default 10000,100000; --full adds 1000000)")
 	fl.StringSliceVar(&f.skip, "skip", nil, "sections to skip: sweep, group-commit, recovery, crash-cycle, memory, redis")
 	fl.BoolVar(&f.full, "full", false, "the whole matrix (takes about 10 minutes)")
+	fl.StringVar(&f.client, "client", "raw", "load generator's HTTP client: raw (lean HTTP/1.1, leaves the CPU to the servers) or net/http")
 	fl.BoolVar(&f.inProcess, "in-process-baseline", false, "serve the baseline inside kvchaos instead of as its own process")
 	cmd.AddCommand(newBenchBaselineCmd())
 	return cmd
@@ -110,6 +112,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		cfg.RecoveryKeys = f.recovery
 	}
 	cfg.Skip = f.skip
+	cfg.Client = f.client
 	if f.openLoop != 0 {
 		cfg.OpenLoop = f.openLoop
 	}

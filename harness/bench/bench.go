@@ -23,7 +23,7 @@
 //	              "load1_start","load1_end"},
 //	  "server": kvserver's /api/v1/version document,
 //	  "settings": {"duration_s","warmup_s","concurrency":[1,64],"sync":["always","never"],
-//	               "scenarios":[...],"open_loop_fraction","full"},
+//	               "scenarios":[...],"open_loop_fraction","full","client":"raw"|"net/http"},
 //	  "scenarios": [{"name","doc","writes","value_size","keys"}],
 //	  "points": [{
 //	    "scenario": "put-100b", "target": "kvserver" | "baseline",
@@ -106,6 +106,9 @@ type Config struct {
 	// Skip turns sections off: "sweep", "group-commit", "recovery",
 	// "crash-cycle", "memory", "redis".
 	Skip []string
+	// Client is the load generator's HTTP client: "raw" (default, a lean
+	// HTTP/1.1 client that leaves the CPU to the servers) or "net/http".
+	Client string
 	// Full is recorded in the report (Defaults(true) made the settings).
 	Full bool
 	// Command is recorded in the report.
@@ -173,6 +176,9 @@ func (c Config) withDefaults() Config {
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
+	if c.Client == "" {
+		c.Client = "raw"
+	}
 	return c
 }
 
@@ -205,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{Schema: 1, Started: time.Now().UTC(), Command: cfg.Command, Machine: machine(),
 		Settings: Settings{Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds(),
-			Concurrency: cfg.Concurrency, Sync: cfg.Sync, Scenarios: cfg.Scenarios, OpenLoop: cfg.OpenLoop, Full: cfg.Full}}
+			Concurrency: cfg.Concurrency, Sync: cfg.Sync, Scenarios: cfg.Scenarios, OpenLoop: cfg.OpenLoop, Full: cfg.Full, Client: cfg.Client}}
 	for _, s := range scens {
 		rep.Scenarios = append(rep.Scenarios, ScenarioInfo{Name: s.Name, Doc: s.Doc, Writes: s.Writes, ValueSize: s.ValueSize, Keys: s.Keys})
 	}
@@ -338,9 +344,15 @@ func (w lineWriter) Write(p []byte) (int, error) {
 // measure runs one point against srv: a warm-up, then the measured run,
 // with the server's counters and CPU time read around it.
 func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients int, rate float64) Point {
-	c := load.NewHTTPClient(clients, time.Minute)
+	c := load.NewHTTPClient(1, time.Minute) // for /metrics
 	defer c.CloseIdleConnections()
-	op := s.newOp(c, srv.base)
+	rq, err := newRequester(cfg.Client, srv.base, clients)
+	if err != nil {
+		return Point{Scenario: s.Name, Result: load.Result{FirstError: err.Error()}}
+	}
+	defer rq.Close()
+	op := s.newOp(rq)
+	var res load.Result
 	if cfg.Warmup > 0 {
 		_, _ = load.Run(ctx, load.Config{Clients: clients, Duration: cfg.Warmup}, op)
 	}
@@ -350,7 +362,7 @@ func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients 
 	self0, _ := procCPU(os.Getpid())
 	busy0 := machineBusy()
 	start := time.Now()
-	res, err := load.Run(ctx, load.Config{Clients: clients, Rate: rate, Duration: cfg.Duration}, op)
+	res, err = load.Run(ctx, load.Config{Clients: clients, Rate: rate, Duration: cfg.Duration}, op)
 	wall := time.Since(start).Seconds()
 	p := Point{Scenario: s.Name, Result: res, Load1: load1}
 	if err != nil && p.FirstError == "" {
@@ -377,6 +389,17 @@ func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients 
 		}
 	}
 	return p
+}
+
+// newRequester returns the load generator's client of the kind named.
+func newRequester(kind, base string, workers int) (load.Requester, error) {
+	switch kind {
+	case "raw":
+		return load.NewRaw(base, workers, time.Minute)
+	case "net/http":
+		return load.NewNetHTTP(base, workers, time.Minute), nil
+	}
+	return nil, fmt.Errorf("unknown client %q (want raw or net/http)", kind)
 }
 
 // httpClient is a small client for the sections' setup requests.

@@ -36,9 +36,14 @@ func TestBaselineAnswersEveryScenario(t *testing.T) {
 	srv := httptest.NewServer(BaselineHandler())
 	defer srv.Close()
 	c := load.NewHTTPClient(2, 5*time.Second)
+	raw, err := load.NewRaw(srv.URL, 1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
 	for _, s := range Scenarios() {
 		t.Run(s.Name, func(t *testing.T) {
-			op := s.newOp(c, srv.URL)
+			op := s.newOp(raw)
 			for seq := range int64(20) {
 				if err := op(context.Background(), 0, seq); err != nil {
 					t.Fatalf("seq %d: %v", seq, err)
@@ -77,7 +82,7 @@ func TestMeasureCountsFailures(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := Scenarios()[1] // put-100b
-	p := measure(context.Background(), Config{Duration: 50 * time.Millisecond}, endpoint{base: srv.URL}, s, 2, 0)
+	p := measure(context.Background(), Config{Duration: 50 * time.Millisecond, Client: "raw"}, endpoint{base: srv.URL}, s, 2, 0)
 	if p.Ops != 0 || p.Errors == 0 || !strings.Contains(p.FirstError, "507") {
 		t.Errorf("ops %d errors %d first %q", p.Ops, p.Errors, p.FirstError)
 	}

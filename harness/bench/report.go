@@ -65,6 +65,7 @@ type Settings struct {
 	Scenarios   []string `json:"scenarios"`
 	OpenLoop    float64  `json:"open_loop_fraction"`
 	Full        bool     `json:"full"`
+	Client      string   `json:"client"`
 }
 
 // ScenarioInfo describes a scenario in the report.

@@ -30,8 +30,8 @@ type Scenario struct {
 	// prefix names the scenario's keys; preload fills them first.
 	prefix  string
 	preload bool
-	// newOp returns the operation against base (http://host:port).
-	newOp func(c *http.Client, base string) load.Op
+	// newOp returns the operation, sent through rq.
+	newOp func(rq load.Requester) load.Op
 }
 
 // Scenarios are every scenario, in the order bench runs them.
@@ -82,27 +82,24 @@ func keyAt(prefix string, seq int64, keys int) string {
 	return prefix + "-" + strconv.FormatUint(uint64(seq)*2654435761%uint64(keys), 10)
 }
 
-func getOp(prefix string, keys int) func(*http.Client, string) load.Op {
-	return func(c *http.Client, base string) load.Op {
-		return func(ctx context.Context, _ int, seq int64) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/kv/"+keyAt(prefix, seq, keys), nil)
-			if err != nil {
-				return err
-			}
-			return load.Exchange(c, req)
+func getOp(prefix string, keys int) func(load.Requester) load.Op {
+	return func(rq load.Requester) load.Op {
+		return func(ctx context.Context, w int, seq int64) error {
+			return rq.Request(ctx, w, http.MethodGet, "/api/v1/kv/"+keyAt(prefix, seq, keys), "", nil)
 		}
 	}
 }
 
-func putOp(prefix string, size, keys int) func(*http.Client, string) load.Op {
+func putOp(prefix string, size, keys int) func(load.Requester) load.Op {
 	body := value(size)
-	return func(c *http.Client, base string) load.Op {
-		return func(ctx context.Context, _ int, seq int64) error {
-			return putKey(ctx, c, base, keyAt(prefix, seq, keys), body)
+	return func(rq load.Requester) load.Op {
+		return func(ctx context.Context, w int, seq int64) error {
+			return rq.Request(ctx, w, http.MethodPut, "/api/v1/kv/"+keyAt(prefix, seq, keys), "application/octet-stream", body)
 		}
 	}
 }
 
+// putKey stores one value with a plain client (setup, not measured).
 func putKey(ctx context.Context, c *http.Client, base, key string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/api/v1/kv/"+key, bytes.NewReader(body))
 	if err != nil {
@@ -112,17 +109,12 @@ func putKey(ctx context.Context, c *http.Client, base, key string, body []byte) 
 	return load.Exchange(c, req)
 }
 
-func batchOp(prefix string, ops, size, keys int) func(*http.Client, string) load.Op {
+func batchOp(prefix string, ops, size, keys int) func(load.Requester) load.Op {
 	val := string(value(size))
-	return func(c *http.Client, base string) load.Op {
-		return func(ctx context.Context, _ int, seq int64) error {
+	return func(rq load.Requester) load.Op {
+		return func(ctx context.Context, w int, seq int64) error {
 			body := batchBody(prefix, seq*int64(ops), ops, keys, val)
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/kv/batch", bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			return load.Exchange(c, req)
+			return rq.Request(ctx, w, http.MethodPost, "/api/v1/kv/batch", "application/json", body)
 		}
 	}
 }
@@ -145,15 +137,15 @@ func batchBody(prefix string, seq int64, n, keys int, val string) []byte {
 	return append(b, "]}"...)
 }
 
-func mixOp(prefix string, size, keys int) func(*http.Client, string) load.Op {
+func mixOp(prefix string, size, keys int) func(load.Requester) load.Op {
 	body := value(size)
-	return func(c *http.Client, base string) load.Op {
-		get := getOp(prefix, keys)(c, base)
+	return func(rq load.Requester) load.Op {
 		return func(ctx context.Context, w int, seq int64) error {
+			key := "/api/v1/kv/" + keyAt(prefix, seq, keys)
 			if seq%10 == 9 {
-				return putKey(ctx, c, base, keyAt(prefix, seq, keys), body)
+				return rq.Request(ctx, w, http.MethodPut, key, "application/octet-stream", body)
 			}
-			return get(ctx, w, seq)
+			return rq.Request(ctx, w, http.MethodGet, key, "", nil)
 		}
 	}
 }
