@@ -72,6 +72,31 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 		Entry("--sync never, 20 kills", Label("slow"), "never", 20),
 	)
 
+	It("survives a crash loop while the clients keep going (--sync always)", func(ctx SpecContext) {
+		e := newServer("", "--sync", "always")
+		t := e.Target
+		start(e)
+		openBank(ctx, t)
+		w := newWorkload(t, 4, true, "crashloop")
+		stop := w.run(ctx)
+		loop := &fault.CrashLoop{N: 5, MinGap: 50 * time.Millisecond, MaxGap: 300 * time.Millisecond,
+			Rand: seeded("crashloop"), Recorder: t.Clock()}
+		_, err := fault.Inject(ctx, t.Clock(), loop, t)
+		stop()
+		Expect(err).NotTo(HaveOccurred())
+		from := t.Clock().Now()
+		readAll(ctx, t, w.written())
+		_, err = snapshot(ctx, t.Client())
+		Expect(err).NotTo(HaveOccurred())
+		expectPass(e.Run(suite.Durability(from)), "after the crash loop")
+		expectPass(e.Run(artifact.CheckSpec{Name: check.NameAtomicity, Keys: accounts(), Total: bankTotal}), "bank transfers through the crash loop")
+		var rec []float64
+		for _, d := range loop.Recoveries {
+			rec = append(rec, float64(d.Milliseconds()))
+		}
+		e.Figures(artifact.Figures{"kills": float64(len(rec)), "recovery_ms_max": maxOf(rec), "recovery_ms_mean": meanOf(rec)})
+	})
+
 	DescribeTable("power loss drops what was not fsynced",
 		func(ctx SpecContext, sync string, cycles int) {
 			p := &fault.PowerLoss{}

@@ -98,7 +98,11 @@ func (w *workload) put(ctx context.Context, c *harness.Client, key string, r *ra
 	w.mu.Lock()
 	w.keys[key] = true
 	w.mu.Unlock()
-	_, _ = c.Put(ctx, key, v, harness.PutOptions{})
+	if _, err := c.Put(ctx, key, v, harness.PutOptions{}); err != nil {
+		if _, api := harness.AsAPIError(err); !api {
+			pause(ctx, 10*time.Millisecond) // the server is down: back off
+		}
+	}
 }
 
 // written lists every key a put was sent for.
@@ -124,6 +128,7 @@ func transfer(ctx context.Context, c *harness.Client, r *rand.Rand) {
 	a, err1 := c.Get(ctx, acc[i])
 	b, err2 := c.Get(ctx, acc[j])
 	if err1 != nil || err2 != nil {
+		pause(ctx, 10*time.Millisecond) // the server is down: back off
 		return
 	}
 	ba, _ := strconv.Atoi(string(a.Data))
