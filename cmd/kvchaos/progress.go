@@ -42,12 +42,14 @@ type progress struct {
 	total, done, failed int
 	began               time.Time
 	fault               string
+	started             time.Time // of the whole run
+	last                string    // the live line as last drawn
 	stop                chan struct{}
 	stopped             chan struct{}
 }
 
 func newProgress(out, log io.Writer, live bool, artifacts string) *progress {
-	p := &progress{out: out, log: log, live: live, artifacts: artifacts,
+	p := &progress{out: out, log: log, live: live, artifacts: artifacts, started: time.Now(),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go p.tick()
 	return p
@@ -84,6 +86,9 @@ func (p *progress) Close() {
 	}
 	if p.suite != "" {
 		p.end()
+	}
+	if p.live && p.last != "" {
+		p.clear()
 	}
 }
 
@@ -151,14 +156,23 @@ func (p *progress) end() {
 	p.suite = ""
 }
 
-func (p *progress) clear() { fmt.Fprint(p.out, "\r\033[K") }
+func (p *progress) clear() {
+	fmt.Fprint(p.out, "\r\033[K")
+	p.last = ""
+}
 
 func (p *progress) draw() {
-	if !p.live || p.suite == "" {
+	if !p.live {
 		return
 	}
-	p.clear()
-	s := fmt.Sprintf("▶ %s  %d/%d specs", p.suite, min(p.done, max(p.total, 0)), max(p.total, 0))
+	var s string
+	if p.suite == "" {
+		// ginkgo compiles the suites before it runs each one.
+		s = "⋯ building and starting suites  " + time.Since(p.started).Round(time.Second).String()
+		p.redraw(s)
+		return
+	}
+	s = fmt.Sprintf("▶ %s  %d/%d specs", p.suite, min(p.done, max(p.total, 0)), max(p.total, 0))
 	if p.failed > 0 {
 		s += fmt.Sprintf("  %d failed", p.failed)
 	}
@@ -166,7 +180,16 @@ func (p *progress) draw() {
 		s += "  fault: " + p.fault
 	}
 	s += "  " + time.Since(p.began).Round(time.Second).String()
-	fmt.Fprint(p.out, s)
+	p.redraw(s)
+}
+
+// redraw replaces the live line, when it changed.
+func (p *progress) redraw(s string) {
+	if s == p.last {
+		return
+	}
+	fmt.Fprint(p.out, "\r\033[K"+s)
+	p.last = s
 }
 
 func (p *progress) tick() {
