@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +44,23 @@ type view struct {
 	Trend         template.HTML
 	TrendLen      int
 	Errors        []string
+	// Faults tallies the faults injected over the whole run, by name.
+	Faults []faultTally
+	// FaultedSpecs and FaultedFailed count the specs that ran under
+	// faults, and those of them that failed.
+	FaultedSpecs, FaultedFailed int
+	// Lost sums the specs' lost_writes figures; LostKnown says whether any
+	// spec reported one.
+	Lost      float64
+	LostKnown bool
+}
+
+// Survived counts the specs that ran under faults and passed.
+func (v view) Survived() int { return v.FaultedSpecs - v.FaultedFailed }
+
+type faultTally struct {
+	Name  string
+	Count int
 }
 
 type suiteView struct {
@@ -125,6 +143,7 @@ func WriteHTML(run *Run, trend []TrendPoint, w io.Writer) error {
 			if v.Version == nil && sp.Evidence != nil {
 				v.Version = sp.Evidence.Spec.ServerVersion
 			}
+			v.tally(sp)
 			if sp.Failed {
 				v.Failures = append(v.Failures, spv)
 			}
@@ -143,6 +162,29 @@ func WriteHTML(run *Run, trend []TrendPoint, w io.Writer) error {
 		return fmt.Errorf("render html: %w", err)
 	}
 	return nil
+}
+
+// tally adds a spec's faults and losses to the run's totals.
+func (v *view) tally(sp Spec) {
+	if n, ok := sp.Figures["lost_writes"]; ok {
+		v.Lost += n
+		v.LostKnown = true
+	}
+	if sp.Evidence == nil || len(sp.Evidence.Faults) == 0 {
+		return
+	}
+	v.FaultedSpecs++
+	if sp.Failed {
+		v.FaultedFailed++
+	}
+	for _, f := range sp.Evidence.Faults {
+		i := slices.IndexFunc(v.Faults, func(t faultTally) bool { return t.Name == f.Name })
+		if i < 0 {
+			v.Faults = append(v.Faults, faultTally{Name: f.Name})
+			i = len(v.Faults) - 1
+		}
+		v.Faults[i].Count++
+	}
 }
 
 // fill derives a spec's tables, links and charts from its evidence.

@@ -136,6 +136,7 @@ func TestHTMLIsSelfContainedAndFailuresComeFirst(t *testing.T) {
 		"no /dev/fuse on this machine", // skip reason
 		"power-loss", "SIGSTOP 1.2s",   // fault tables
 		"/bin/false", "synthetic", // target and its version
+		"<b>2×</b> kill", "<b>1×</b> power-loss", "2 specs ran under faults", "1 survived", // the tally
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("index.html lacks %q", want)
