@@ -1,7 +1,10 @@
 package harness
 
 import (
+	"fmt"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,6 +122,26 @@ func (s *Sampler) PeakRSS(from float64) uint64 {
 		}
 	}
 	return peak
+}
+
+// PeakRSS is the kernel's high-water mark of a process's resident set
+// (VmHWM in /proc/PID/status), in bytes: the true peak, which a sampler may
+// miss between two samples.
+func PeakRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("peak rss: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("peak rss: parse %q: %w", line, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("peak rss: no VmHWM for pid %d", pid)
 }
 
 // ResourceFigures summarises samples as report figures: peak and

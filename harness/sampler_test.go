@@ -26,6 +26,10 @@ func TestSamplerSeesTheProcess(t *testing.T) {
 	if last.RSS < 1<<20 || last.Threads < 1 || last.FDs < 3 {
 		t.Fatalf("implausible sample %+v", last)
 	}
+	peak, err := PeakRSS(tg.Pid())
+	if err != nil || peak < last.RSS {
+		t.Fatalf("peak rss %d (%v) below a sampled rss %d", peak, err, last.RSS)
+	}
 	f := ResourceFigures(samples)
 	if f["rss_peak_bytes"] < f["rss_p50_bytes"] || f["rss_peak_bytes"] == 0 {
 		t.Fatalf("figures %v", f)

@@ -182,3 +182,28 @@ func TestGoroutineDump(t *testing.T) {
 		t.Fatalf("no goroutine dump in:\n%s", dump)
 	}
 }
+
+func TestTargetCountsRaceReports(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want int
+	}{
+		{"clean server", nil, 0},
+		{"racy server", []string{"FAKEKV_RACE=1"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := newFakeTarget(t, TargetConfig{Env: tt.env})
+			if err := tg.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := tg.RaceReports(); got != tt.want {
+				t.Fatalf("race reports = %d, want %d; log:\n%s", got, tt.want, tg.LogTail(0))
+			}
+		})
+	}
+}

@@ -49,10 +49,20 @@ func Linearizable(h []artifact.Op, o LinearizableOptions) Result {
 			undecided = append(undecided, key)
 			continue
 		}
-		switch porcupine.CheckOperationsTimeout(registerModel, part, left) {
-		case porcupine.Illegal:
+		narrowed, conflict := tighten(part)
+		if conflict != "" {
 			illegal = append(illegal, part)
-			res.Violations = append(res.Violations, explain(h, key, part, left))
+			v := Violation{Key: key, Message: fmt.Sprintf("key %q: not linearizable: %s", key, conflict)}
+			if msg, ops := staleRead(h, key); msg != "" {
+				v.Message, v.Ops = fmt.Sprintf("key %q: not linearizable: %s", key, msg), ops
+			}
+			res.Violations = append(res.Violations, v)
+			continue
+		}
+		switch porcupine.CheckOperationsTimeout(registerModel, narrowed, left) {
+		case porcupine.Illegal:
+			illegal = append(illegal, narrowed)
+			res.Violations = append(res.Violations, explain(h, key, narrowed, min(left, 10*time.Second)))
 		case porcupine.Unknown:
 			undecided = append(undecided, key)
 		}

@@ -21,10 +21,16 @@ import (
 // call, or never (the end of time). A conditional write whose condition
 // cannot be decided (revision unknown) may go either way, so the model is
 // nondeterministic (porcupine's power-set construction).
+//
+// Successful writes of a key also form a chain: each names the revision of
+// the write before it (Prev, filled by tighten), and may only apply on top
+// of it — unless a write of unknown outcome may have come in between
+// (Loose). This rules out, at the first step, orders that revisions forbid.
 type regState struct {
 	Exists bool
 	Value  string // sha256 hex
 	Rev    uint64
+	Loose  bool
 }
 
 // subOp is one step on a single key: a put, a delete, a get or a check, as
@@ -49,6 +55,10 @@ type regInput struct {
 	Ops []subOp
 	// Op is the index of the artifact.Op in the history it came from.
 	Op int
+	// Chained: Prev is the revision of the key's previous successful
+	// write (0: none), which this write must follow.
+	Chained bool
+	Prev    uint64
 }
 
 // regOutput says how the operation ended.
@@ -65,21 +75,31 @@ type regOutput struct {
 // apply runs the sub-ops of a successful write or read on s. It returns
 // false when an observation contradicts s.
 func apply(s regState, in regInput, out regOutput) (bool, regState) {
+	wrote := false
+	// orderOK checks the first write of the op: revisions rise, and a
+	// chained write follows its predecessor.
+	orderOK := func() bool {
+		if wrote || out.Rev == 0 {
+			return true
+		}
+		wrote = true
+		if s.Rev != 0 && out.Rev <= s.Rev {
+			return false
+		}
+		return !in.Chained || s.Loose || s.Rev == in.Prev
+	}
 	for _, o := range in.Ops {
 		switch o.Op {
 		case harness.BatchSet:
-			if !condHolds(s, o) {
+			if !condHolds(s, o) || !orderOK() {
 				return false, s
 			}
-			if s.Rev != 0 && out.Rev != 0 && out.Rev <= s.Rev {
-				return false, s // revisions must rise
-			}
-			s = regState{Exists: true, Value: o.Value, Rev: out.Rev}
+			s = regState{Exists: true, Value: o.Value, Rev: out.Rev, Loose: out.Rev == 0}
 		case harness.BatchDelete:
-			if !condHolds(s, o) || (o.MustExist && !s.Exists) {
+			if !condHolds(s, o) || (o.MustExist && !s.Exists) || !orderOK() {
 				return false, s
 			}
-			s = regState{}
+			s = regState{Rev: out.Rev, Loose: out.Rev == 0}
 		case harness.BatchCheck:
 			if !condHolds(s, o) {
 				return false, s
@@ -215,7 +235,30 @@ var registerModel = (&porcupine.NondeterministicModel{
 type opMeta struct {
 	Key  string
 	Text string
+	// Role and Rev feed tighten: a successful write of the key committed
+	// at Rev, or a successful read that saw the key at Rev.
+	Role role
+	Rev  uint64
 }
+
+// role is what an operation tells about a key's revision order.
+type role int
+
+const (
+	roleOther role = iota
+	roleWrite
+	roleRead
+	// roleCASFail is a write refused by If-Match Rev (412).
+	roleCASFail
+	// roleUnknownWrite is a write whose outcome is unknown.
+	roleUnknownWrite
+	// roleAbsent saw the key absent: a get that found nothing, a DELETE
+	// answered 404.
+	roleAbsent
+	// rolePresent saw the key exist without a revision: a PUT refused by
+	// If-None-Match.
+	rolePresent
+)
 
 func describeReg(in regInput, out regOutput) string {
 	s := ""
@@ -302,13 +345,29 @@ func toPorcupine(h []artifact.Op) ([]porcupine.Operation, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			meta := opMeta{Key: k, Text: Describe(op)}
+			switch {
+			case op.Outcome == artifact.OutcomeOK:
+				meta.Role, meta.Rev = roleOf(perKey[k], ro)
+			case ro.Unknown:
+				meta.Role = roleUnknownWrite
+			case ro.Failed && len(perKey[k]) == 1:
+				switch o := perKey[k][0]; {
+				case o.Op == harness.BatchSet && o.IfMatch != 0:
+					meta.Role, meta.Rev = roleCASFail, o.IfMatch
+				case o.Op == harness.BatchSet && o.IfAbsent:
+					meta.Role = rolePresent
+				case o.Op == harness.BatchDelete && o.MustExist && o.IfMatch == 0:
+					meta.Role = roleAbsent
+				}
+			}
 			ops = append(ops, porcupine.Operation{
 				ClientId: op.Client,
 				Input:    regInput{Ops: perKey[k], Op: i},
 				Call:     nanos(op.Call),
 				Output:   ro,
 				Return:   ret,
-				Metadata: opMeta{Key: k, Text: Describe(op)},
+				Metadata: meta,
 			})
 		}
 	}
@@ -382,4 +441,30 @@ func project(op artifact.Op, in harness.OpInput, out harness.OpOutput) (map[stri
 		return nil, ro, false
 	}
 	return sub, ro, len(sub) > 0
+}
+
+// roleOf says whether a successful op's projection onto one key wrote it
+// (at the op's commit revision) or only read it at a known revision.
+func roleOf(sub []subOp, out regOutput) (role, uint64) {
+	var readRev uint64
+	for _, o := range sub {
+		switch o.Op {
+		case harness.BatchSet, harness.BatchDelete:
+			if out.Rev != 0 {
+				return roleWrite, out.Rev
+			}
+			return roleOther, 0
+		case harness.BatchGet:
+			if o.Found && o.GotRev != 0 && len(sub) == 1 {
+				readRev = o.GotRev
+			}
+			if !o.Found && len(sub) == 1 {
+				return roleAbsent, 0
+			}
+		}
+	}
+	if readRev != 0 {
+		return roleRead, readRev
+	}
+	return roleOther, 0
 }

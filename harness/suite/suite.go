@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega/gexec"
@@ -56,19 +57,20 @@ var (
 
 // Build says what a suite needs built besides the server.
 type Build struct {
-	// Mutants builds the kvmutant server (go build -tags kvmutant) when
-	// specs labelled "mutant" are selected by the label filter.
+	// Mutants lets MutantBin build the kvmutant server (go build -tags
+	// kvmutant) for the specs that ask for it.
 	Mutants bool
+	// Race lets RaceBin build a -race server for the specs that ask for
+	// it, whatever KVCHAOS_RACE says.
+	Race bool
 }
 
 // binaries are the paths process 1 built or chose, shared with all.
 type binaries struct {
 	Server  string `json:"server"`
-	Mutant  string `json:"mutant,omitempty"`
 	Custom  bool   `json:"custom"` // the server came from the user
 	Race    bool   `json:"race"`
 	Version string `json:"version"` // the ldflags version stamped by our build
-	NoMut   string `json:"no_mutant,omitempty"`
 }
 
 var (
@@ -107,30 +109,29 @@ func Setup(name string, b Build) bool {
 			out.Server, out.Version = path, buildVersion
 		}
 		ginkgo.DeferCleanup(gexec.CleanupBuildArtifacts)
-		if b.Mutants && ginkgo.Label("mutant").MatchesLabelFilter(ginkgo.GinkgoLabelFilter()) {
-			switch {
-			case os.Getenv(EnvMutantBin) != "":
-				out.Mutant = os.Getenv(EnvMutantBin)
-			case out.Custom:
-				out.NoMut = "mutant specs need the bundled kvserver built with -tags kvmutant; set " + EnvMutantBin
-			default:
-				path, err := gexec.Build(ServerPackage, "-tags", "kvmutant")
-				if err != nil {
-					out.NoMut = fmt.Sprintf("kvmutant build failed: %v", err)
-				} else {
-					out.Mutant = path
-				}
-			}
-		}
 		data, _ := json.Marshal(out)
 		return data
 	}, func(data []byte) {
 		if err := json.Unmarshal(data, &bins); err != nil {
 			Fail("decode server binaries: " + err.Error())
 		}
+		mutants = b.Mutants
+		races = b.Race
 	})
+	// Mutant and race builds happen lazily, in the process that needs them.
+	ginkgo.SynchronizedAfterSuite(gexec.CleanupBuildArtifacts, func() {})
 	return true
 }
+
+var (
+	mutants, races bool
+	mutantOnce     sync.Once
+	mutantBin      string
+	mutantWhyNot   string
+	raceOnce       sync.Once
+	raceBin        string
+	raceWhyNot     string
+)
 
 // ServerBin is the server binary under test.
 func ServerBin() string { return bins.Server }
@@ -150,17 +151,56 @@ func BuildInfo() (version, commit, builtAt, goVersion string) {
 	return buildVersion, buildCommit, buildTime, runtime.Version()
 }
 
-// MutantBin is the kvmutant build, or skips the spec saying why there is
-// none.
+// MutantBin is the kvmutant build of the server (go build -tags kvmutant,
+// built once per process on first use, or KVCHAOS_MUTANT_BIN), or skips
+// the spec saying why there is none.
 func MutantBin() string {
-	if bins.Mutant == "" {
-		reason := bins.NoMut
-		if reason == "" {
-			reason = "no kvmutant build (the suite did not ask for one, or the label filter excluded mutant specs)"
+	mutantOnce.Do(func() {
+		switch {
+		case os.Getenv(EnvMutantBin) != "":
+			mutantBin = os.Getenv(EnvMutantBin)
+		case !mutants:
+			mutantWhyNot = "the suite did not ask for mutant builds (suite.Build{Mutants: true})"
+		case bins.Custom:
+			mutantWhyNot = "mutant specs need the bundled kvserver built with -tags kvmutant; set " + EnvMutantBin
+		default:
+			path, err := gexec.Build(ServerPackage, "-tags", "kvmutant")
+			if err != nil {
+				mutantWhyNot = fmt.Sprintf("kvmutant build failed: %v", err)
+			}
+			mutantBin = path
 		}
-		ginkgo.Skip(reason)
+	})
+	if mutantBin == "" {
+		ginkgo.Skip(mutantWhyNot)
 	}
-	return bins.Mutant
+	return mutantBin
+}
+
+// RaceBin is a -race build of the server (built once per process on first
+// use; the server under test itself when KVCHAOS_RACE=1), or skips the spec
+// saying why there is none. A spec whose server prints a data race fails.
+func RaceBin() string {
+	raceOnce.Do(func() {
+		switch {
+		case bins.Race:
+			raceBin = bins.Server
+		case !races:
+			raceWhyNot = "the suite did not ask for race builds (suite.Build{Race: true})"
+		case bins.Custom:
+			raceWhyNot = "race specs need the bundled kvserver, or " + EnvRace + "=1 with a race-built " + EnvServerBin
+		default:
+			path, err := gexec.Build(ServerPackage, "-race")
+			if err != nil {
+				raceWhyNot = fmt.Sprintf("-race build failed: %v", err)
+			}
+			raceBin = path
+		}
+	})
+	if raceBin == "" {
+		ginkgo.Skip(raceWhyNot)
+	}
+	return raceBin
 }
 
 // serverArgs and serverEnv are the user's extra args and env for every start.

@@ -2,7 +2,8 @@
 // tests: it speaks a subset of the v1 API (PUT/GET/DELETE without TTLs,
 // /readyz), prints the "kvserver listening on" line, keeps its data in
 // DATA_DIR/fake.json and exits 0 on SIGTERM. FAKEKV_LOSE_WRITES=1 makes it
-// acknowledge writes it never saves; FAKEKV_NEVER_READY=1 keeps /readyz at 503.
+// acknowledge writes it never saves; FAKEKV_NEVER_READY=1 keeps /readyz at 503;
+// FAKEKV_RACE=1 prints a race detector report on stderr.
 package main
 
 import (
@@ -91,6 +92,10 @@ func main() {
 				fail(w, 412, "PRECONDITION_FAILED")
 				return
 			}
+			if r.Header.Get("If-None-Match") == "*" && ok {
+				fail(w, 412, "PRECONDITION_FAILED")
+				return
+			}
 			b, _ := io.ReadAll(r.Body)
 			s.rev++
 			s.data[key] = entry{Value: b, Rev: s.rev}
@@ -118,6 +123,9 @@ func main() {
 		os.Exit(2)
 	}
 	fmt.Fprintln(os.Stderr, "fakekv: starting")
+	if os.Getenv("FAKEKV_RACE") == "1" {
+		fmt.Fprintln(os.Stderr, "==================\nWARNING: DATA RACE\nWrite at 0x00c000 by goroutine 7:")
+	}
 	fmt.Printf("kvserver listening on http://%s\n", ln.Addr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
