@@ -21,7 +21,7 @@ const logTailLines = 40
 type Evidence struct {
 	Dir       string
 	Spec      artifact.Spec
-	History   []artifact.Op
+	History   []OpTiming
 	Resources []artifact.Sample
 	Faults    []artifact.FaultEvent
 	LogTail   string // the last lines of server.log
@@ -63,6 +63,16 @@ func loadEvidence(dir string) *Evidence {
 		ev.Data = true
 	}
 	return ev
+}
+
+// OpTiming is the part of a recorded operation the reports chart: a
+// history read back for the charts skips the ops' arguments and results,
+// which are most of its size.
+type OpTiming struct {
+	Kind    string  `json:"kind"`
+	Call    float64 `json:"call"`
+	Return  float64 `json:"return"`
+	Outcome string  `json:"outcome"`
 }
 
 // tail returns the last n lines of s.

@@ -233,11 +233,11 @@ func TestFormatFigure(t *testing.T) {
 }
 
 func TestChartsOnlyForRealWorkloads(t *testing.T) {
-	ops := func(n int, span float64) []artifact.Op {
-		var out []artifact.Op
+	ops := func(n int, span float64) []OpTiming {
+		var out []OpTiming
 		for i := range n {
 			at := span * float64(i) / float64(n)
-			out = append(out, artifact.Op{Kind: "put", Call: at, Return: at + 0.001, Outcome: artifact.OutcomeOK})
+			out = append(out, OpTiming{Kind: "put", Call: at, Return: at + 0.001, Outcome: artifact.OutcomeOK})
 		}
 		return out
 	}
