@@ -84,7 +84,7 @@ type Spec struct {
 	// FailureLocation is where the failure happened, when it failed.
 	FailureLocation string
 	Duration        time.Duration
-	Seed            int64
+	Seed            int64 // the suite's ginkgo --seed (what repro re-uses)
 	Figures         artifact.Figures
 	Repro           string
 	// ArtifactDir is the spec's artifact folder as found on disk ("" when
@@ -260,9 +260,6 @@ func (r *Run) spec(rep types.Report, sr types.SpecReport) Spec {
 	}
 	if sp.ArtifactDir != "" {
 		sp.Evidence = loadEvidence(sp.ArtifactDir)
-		if sp.Evidence.Spec.Seed != 0 {
-			sp.Seed = sp.Evidence.Spec.Seed
-		}
 		if sp.Repro == "" {
 			sp.Repro = sp.Evidence.Spec.Repro
 		}
