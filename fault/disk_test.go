@@ -233,3 +233,50 @@ func TestCorruptFlipsExactlyItsBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestCrashStatesAtEveryFsync(t *testing.T) {
+	c := &CrashStates{Recorder: newClock()}
+	skipUnsupported(t, c)
+	ctx := ctxT(t)
+	dir, err := c.Setup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Teardown(ctx) })
+	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{"first.", "second."} {
+		mustWrite(t, f, []byte(part))
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(t, f, []byte("never synced"))
+	f.Close()
+	v := startVictim(t, dir, "sleep", "60")
+	if err := c.Inject(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	states, err := c.States()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"first.", "first.second."}
+	if len(states) != len(want) {
+		t.Fatalf("recorded %d states, want %d (one per fsync)", len(states), len(want))
+	}
+	for i, s := range states {
+		got, err := os.ReadFile(filepath.Join(s.Dir, "log"))
+		if err != nil || string(got) != want[i] {
+			t.Fatalf("state %d holds %q (%v), want %q", i+1, got, err, want[i])
+		}
+		if i > 0 && s.At < states[i-1].At {
+			t.Fatalf("state %d stamped before state %d", i+1, i)
+		}
+	}
+	if mps, _ := kvchaosMounts(filepath.Base(filepath.Dir(dir))); len(mps) != 0 {
+		t.Fatalf("still mounted after Inject: %v", mps)
+	}
+}

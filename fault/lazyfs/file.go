@@ -92,6 +92,7 @@ func (f *fileState) truncate(sz int64) {
 // file is an open handle: reads merge dirty pages over the backing file,
 // writes go to dirty pages, fsync writes them to the backing file.
 type file struct {
+	fs     *FS
 	lf     *fs.LoopbackFile
 	fd     int
 	st     *fileState
@@ -122,7 +123,7 @@ func (l *FS) wrap(fh fs.FileHandle, flags uint32) (*file, syscall.Errno) {
 	if flags&syscall.O_TRUNC != 0 {
 		s.truncate(st.Size) // the open truncated the backing file: durable
 	}
-	return &file{lf: lf, fd: fd, st: s, append: flags&syscall.O_APPEND != 0}, 0
+	return &file{fs: l, lf: lf, fd: fd, st: s, append: flags&syscall.O_APPEND != 0}, 0
 }
 
 // Read serves dirty pages from memory and the rest from the backing file.
@@ -195,8 +196,21 @@ func (h *file) Write(_ context.Context, data []byte, off int64) (uint32, syscall
 }
 
 // Fsync writes the dirty pages and the logical size to the backing file and
-// fsyncs it: from here on the data survives DropUnsynced.
+// fsyncs it: from here on the data survives DropUnsynced. Then it calls the
+// OnSync hook.
 func (h *file) Fsync(context.Context, uint32) syscall.Errno {
+	h.fs.syncMu.Lock()
+	defer h.fs.syncMu.Unlock()
+	if errno := h.sync(); errno != 0 {
+		return errno
+	}
+	if h.fs.onSync != nil {
+		h.fs.onSync()
+	}
+	return 0
+}
+
+func (h *file) sync() syscall.Errno {
 	h.st.mu.Lock()
 	defer h.st.mu.Unlock()
 	idxs := make([]int64, 0, len(h.st.pages))

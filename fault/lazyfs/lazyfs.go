@@ -45,17 +45,28 @@ type FS struct {
 	mnt, backing string
 	server       *fuse.Server
 
+	// syncMu serialises file fsyncs with OnSync, so the backing dir does
+	// not change under a hook (metadata operations still may: each is
+	// atomic, so any moment is a state a disk could hold).
+	syncMu sync.Mutex
+	onSync func()
+
 	mu    sync.Mutex
 	files map[uint64]*fileState // by the backing file's inode number
 }
 
 // Mount mounts a lazy view of backing at mnt (both directories must exist).
-func Mount(mnt, backing string) (*FS, error) {
+func Mount(mnt, backing string) (*FS, error) { return MountWith(mnt, backing, nil) }
+
+// MountWith is Mount with a hook called after every successful file fsync,
+// while no other fsync runs: the backing dir then holds exactly what a
+// power loss at that moment would leave (a crash state).
+func MountWith(mnt, backing string, onSync func()) (*FS, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(backing, &st); err != nil {
 		return nil, fmt.Errorf("lazyfs: backing dir: %w", err)
 	}
-	l := &FS{mnt: mnt, backing: backing, files: map[uint64]*fileState{}}
+	l := &FS{mnt: mnt, backing: backing, files: map[uint64]*fileState{}, onSync: onSync}
 	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
 	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
 		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: l}

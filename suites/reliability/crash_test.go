@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,6 +195,64 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 		// recording the synced offset).
 		PEntry("--sync everysec loses at most about a second", "everysec", 3),
 	)
+
+	It("comes back from every crash state at an fsync boundary (--sync always)", Label("crash-states"), func(ctx SpecContext) {
+		e := newServer("", "--sync", "always")
+		t := e.Target
+		cs := &fault.CrashStates{Recorder: t.Clock(), Max: 100}
+		t.SetDataDir(setup(ctx, cs))
+		start(e)
+		openBank(ctx, t)
+		keys := sequentialPuts(ctx, t, "s/", 30, seeded("crash-states").Int63())
+		c, r := t.Client(), seeded("crash-states-transfers")
+		for range 10 {
+			transfer(ctx, c, r)
+		}
+		_, err := fault.Inject(ctx, t.Clock(), cs, t)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.Wait(ctx)).To(Succeed())
+		states, err := cs.States()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(len(states)).To(BeNumerically(">=", len(keys)), "fewer crash states than acknowledged writes: %s", cs.Detail())
+		acked := ackedPuts(t.History().Ops())
+
+		for _, st := range states {
+			what := fmt.Sprintf("the crash state after fsync %d (%.3fs)", st.Seq, st.At)
+			t.SetDataDir(st.Dir)
+			Expect(t.Start(ctx)).To(Succeed(), "the server does not start on %s", what)
+			found := readAll(ctx, t, keys)
+			for _, op := range acked {
+				if op.Return >= st.At || !strings.HasPrefix(op.Key, "s/") {
+					continue
+				}
+				in, _ := harness.DecodeInput(op.Input)
+				v, ok := found[op.Key]
+				Expect(ok).To(BeTrue(), "%s lost %q, acknowledged at %.3fs", what, op.Key, op.Return)
+				Expect(harness.RefOf(v).SHA256).To(Equal(in.Value.SHA256), "%s has other bytes for %q than acknowledged", what, op.Key)
+			}
+			for i := 1; i < len(keys); i++ {
+				if found[keys[i]] != nil {
+					Expect(found).To(HaveKey(keys[i-1]), "%s kept %q but not %q written before it", what, keys[i], keys[i-1])
+				}
+			}
+			reply, err := snapshot(ctx, t.Client())
+			Expect(err).NotTo(HaveOccurred())
+			sum, present := 0, 0
+			for _, res := range reply.Results {
+				if res.Found {
+					n, _ := strconv.Atoi(string(res.Data))
+					sum += n
+					present++
+				}
+			}
+			if present > 0 {
+				Expect(present).To(Equal(accountCount), "%s holds %d of %d accounts: a batch was applied in part", what, present, accountCount)
+				Expect(sum).To(Equal(bankTotal), "%s: the accounts sum to %d, not %d: a transfer was applied in part", what, sum, bankTotal)
+			}
+			Expect(t.Stop(ctx)).To(Succeed())
+		}
+		e.Figures(artifact.Figures{"crash_states": float64(len(states))})
+	})
 
 	DescribeTable("a torn tail leaves a prefix of the acknowledged history",
 		func(ctx SpecContext, mode fault.TornMode, cuts int) {

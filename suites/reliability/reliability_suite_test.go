@@ -31,19 +31,24 @@ func TestReliability(t *testing.T) {
 
 var _ = suite.Setup("reliability", suite.Build{})
 
-var _ = AfterSuite(func() {
-	// Nothing may outlive the suite: no server, mount, cgroup or tracer.
-	// (The fault package's own tests mark their victims "faulttest"; they
-	// may run beside this suite under `go test ./...`.)
-	Eventually(func() []string {
-		var left []string
-		for _, l := range fault.Leftovers() {
-			if !strings.Contains(l, "=faulttest") {
-				left = append(left, l)
+// Nothing may outlive a spec: no server, mount, cgroup or tracer. The
+// bootstrap owns the suite's teardown node, so the check runs after every
+// spec instead: registered first, this cleanup runs last, after the spec's
+// own cleanups (heal, teardown, server kill).
+var _ = BeforeEach(func() {
+	DeferCleanup(func() {
+		// (The fault package's own tests mark their victims "faulttest";
+		// they may run beside this suite under `go test ./...`.)
+		Eventually(func() []string {
+			var left []string
+			for _, l := range fault.Leftovers() {
+				if !strings.Contains(l, "=faulttest") {
+					left = append(left, l)
+				}
 			}
-		}
-		return left
-	}).WithTimeout(20*time.Second).Should(BeEmpty(), "the suite left these behind (remove them with `kvchaos cleanup`)")
+			return left
+		}).WithTimeout(10*time.Second).Should(BeEmpty(), "the spec left these behind (remove them with `kvchaos cleanup`)")
+	})
 })
 
 // seeded returns a random stream for one purpose, derived from the suite's
