@@ -38,14 +38,14 @@
 //	    "generator_cpu_cores", "other_cpu_cores" (CPU used by the rest of the machine: noise),
 //	    "load1" (1-minute load average before the point)
 //	  }],
-//	  "group_commit": {"scenario","clients","grouped_ops_per_sec","grouped_tx_per_fsync",
+//	  "group_commit": {"scenario","clients","rounds","grouped_ops_per_sec","grouped_tx_per_fsync",
 //	                   "ungrouped_ops_per_sec","ungrouped_tx_per_fsync","ungrouped_how",
 //	                   "one_client_ops_per_sec","gain"},
 //	  "recovery": [{"name","keys","value_size","writes","data_dir_bytes","log_bytes",
 //	                "snapshot_bytes","listen_s","ready_s","load_s","samples_s":[...]}],
 //	  "crash_cycle": {"keys","cycles","median_s","p90_s","max_s"},
 //	  "memory": [{"name","keys","value_size","stored_bytes","rss_before","rss_after",
-//	              "rss_growth","rss_per_stored_byte","accounted_bytes","accounting_error"}],
+//	              "rss_growth","rss_per_stored_byte","heap_growth","accounted_bytes","accounting_error"}],
 //	  "redis": [{"scenario","test","sync","clients","ops_per_sec","p50_us"}],
 //	  "notes": ["..."]
 //	}

@@ -171,9 +171,9 @@ against {{f0 .UngroupedOpsPerSec}} ops/s ({{f1 .UngroupedTxPerFsync}} per fsync)
 <td>{{ms .ListenSeconds}}</td><td>{{ms .ReadySeconds}}</td><td>{{ms .LoadSeconds}}</td></tr>{{end}}</table>{{end}}
 {{with .Rep.CrashCycle}}<h2>Crash cycle</h2><p>SIGKILL, restart, read back 10 keys ({{.Keys}} stored), {{.Cycles}} cycles: median {{ms .Median}}, p90 {{ms .P90}}, max {{ms .Max}}.</p>{{end}}
 {{if .Rep.Memory}}<h2>Memory</h2>
-<table><tr><th>data</th><th>keys</th><th>stored MiB</th><th>RSS growth MiB</th><th>RSS per stored byte</th><th>accounted MiB</th><th>accounted vs RSS growth</th></tr>
+<table><tr><th>data</th><th>keys</th><th>stored MiB</th><th>RSS growth MiB</th><th>RSS per stored byte</th><th>heap growth MiB</th><th>accounted MiB</th><th>accounted vs RSS growth</th></tr>
 {{range .Rep.Memory}}<tr><td>{{.Name}}</td><td>{{.Keys}}</td><td>{{f1 (mib .StoredBytes)}}</td><td>{{f1 (mib .RSSGrowth)}}</td><td>{{f2 .RSSPerByte}}</td>
-<td>{{f1 (mib .Accounted)}}</td><td>{{pct .AccountingError}}</td></tr>{{end}}</table>{{end}}
+<td>{{f1 (mib .HeapGrowth)}}</td><td>{{f1 (mib .Accounted)}}</td><td>{{pct .AccountingError}}</td></tr>{{end}}</table>{{end}}
 {{if .Rep.Redis}}<h2>redis-benchmark (reference)</h2>
 <table><tr><th>scenario</th><th>test</th><th>sync</th><th>clients</th><th>ops/s</th><th>p50</th></tr>
 {{range .Rep.Redis}}<tr><td>{{.Scenario}}</td><td>{{.Test}}</td><td>{{.Sync}}</td><td>{{.Clients}}</td><td>{{f0 .OpsPerSec}}</td><td>{{us .P50}}</td></tr>{{end}}</table>{{end}}

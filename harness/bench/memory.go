@@ -80,6 +80,7 @@ func memoryOne(ctx context.Context, cfg Config, name string, keys, size int) (Me
 		return m, err
 	}
 	m.RSSGrowth = m.RSSAfter - m.RSSBefore
+	m.HeapGrowth = int64(after["go_memstats_heap_alloc_bytes"] - before["go_memstats_heap_alloc_bytes"])
 	m.Accounted = int64(after["kvserver_dataset_bytes"] - before["kvserver_dataset_bytes"])
 	if m.StoredBytes > 0 {
 		m.RSSPerByte = float64(m.RSSGrowth) / float64(m.StoredBytes)

@@ -114,10 +114,10 @@ func WriteTable(rep *Report, w io.Writer) error {
 	if len(rep.Memory) > 0 {
 		fmt.Fprintln(w, "\nmemory:")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "data\tkeys\tstored MiB\tRSS growth MiB\tRSS per stored byte\taccounted MiB\taccounted vs RSS growth\t")
+		fmt.Fprintln(tw, "data\tkeys\tstored MiB\tRSS growth MiB\tRSS per stored byte\theap growth MiB\taccounted MiB\taccounted vs RSS growth\t")
 		for _, m := range rep.Memory {
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%+.0f%%\t\n", m.Name, m.Keys, mib(m.StoredBytes), mib(m.RSSGrowth),
-				m.RSSPerByte, mib(m.Accounted), m.AccountingError*100)
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%+.0f%%\t\n", m.Name, m.Keys, mib(m.StoredBytes), mib(m.RSSGrowth),
+				m.RSSPerByte, mib(m.HeapGrowth), mib(m.Accounted), m.AccountingError*100)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

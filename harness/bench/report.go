@@ -113,8 +113,11 @@ type ServerCounters struct {
 
 // GroupCommit compares durable PUT throughput with and without group commit.
 type GroupCommit struct {
-	Scenario            string  `json:"scenario"`
-	Clients             int     `json:"clients"`
+	Scenario string `json:"scenario"`
+	Clients  int    `json:"clients"`
+	// Rounds is how many alternating measurements of each side the
+	// figures are medians of.
+	Rounds              int     `json:"rounds"`
 	GroupedOpsPerSec    float64 `json:"grouped_ops_per_sec"`
 	GroupedTxPerFsync   float64 `json:"grouped_tx_per_fsync"`
 	UngroupedOpsPerSec  float64 `json:"ungrouped_ops_per_sec"`
@@ -160,14 +163,18 @@ type CrashCycle struct {
 // Memory compares the RSS a data set costs with the bytes stored and with
 // the server's accounting behind --max-memory (kvserver_dataset_bytes).
 type Memory struct {
-	Name            string  `json:"name"`
-	Keys            int     `json:"keys"`
-	ValueSize       int     `json:"value_size"`
-	StoredBytes     int64   `json:"stored_bytes"`
-	RSSBefore       int64   `json:"rss_before"`
-	RSSAfter        int64   `json:"rss_after"`
-	RSSGrowth       int64   `json:"rss_growth"`
-	RSSPerByte      float64 `json:"rss_per_stored_byte"`
+	Name        string  `json:"name"`
+	Keys        int     `json:"keys"`
+	ValueSize   int     `json:"value_size"`
+	StoredBytes int64   `json:"stored_bytes"`
+	RSSBefore   int64   `json:"rss_before"`
+	RSSAfter    int64   `json:"rss_after"`
+	RSSGrowth   int64   `json:"rss_growth"`
+	RSSPerByte  float64 `json:"rss_per_stored_byte"`
+	// HeapGrowth is the growth of the Go heap the server reports
+	// (go_memstats_heap_alloc_bytes: live data plus garbage not yet
+	// collected); 0 when it does not export it.
+	HeapGrowth      int64   `json:"heap_growth"`
 	Accounted       int64   `json:"accounted_bytes"`
 	AccountingError float64 `json:"accounting_error"`
 }
