@@ -187,8 +187,8 @@ func cleanCgroups(w io.Writer, token string) error {
 }
 
 // Leftovers lists what Cleanup would remove (processes, mounts, cgroups), one
-// description each; an empty list means the machine is clean. The suites'
-// AfterSuite checks it.
+// description each; an empty list means the machine is clean. The
+// reliability suite checks it after every spec.
 func Leftovers() []string {
 	var out []string
 	for _, p := range ownedProcs("") {
