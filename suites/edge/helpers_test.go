@@ -51,7 +51,7 @@ func expectCaught(p problems, mutant, want string) {
 	if !strings.Contains(err.Error(), want) {
 		suite.Fail(fmt.Sprintf("the %s mutant was caught, but the message does not say %q:\n%s", mutant, want, err))
 	}
-	AddReportEntry("caught "+mutant, err.Error())
+	AddReportEntry("caught "+mutant, err.Error(), ReportEntryVisibilityFailureOrVerbose)
 }
 
 const (
