@@ -133,9 +133,10 @@ func (s *Store) commitGroup(group []*request) {
 		wrote   []*request
 		pend    = &pending{}
 		rev     = s.rev.Load()
+		synced  = s.wlog.Synced()
 		evicted uint64
 		expired uint64
-		synced  bool
+		didSync bool
 	)
 	fail := func(err error, what string) {
 		serr := err
@@ -162,14 +163,14 @@ func (s *Store) commitGroup(group []*request) {
 				expired += s.expireKeys(tx, r.expire, now, pend)
 				continue
 			case r.evict:
-				if n := s.evictToLimit(now, rev+1, pend, &buf); n > 0 {
+				if n := s.evictToLimit(now, rev+1, synced, pend, &buf); n > 0 {
 					rev++
 					evicted += uint64(n)
 					wrote = append(wrote, r)
 				}
 				continue
 			}
-			p := planner{s: s, tx: tx, pend: pend, now: now, rev: rev + 1}
+			p := planner{s: s, tx: tx, pend: pend, now: now, rev: rev + 1, synced: synced}
 			res, err := p.run(r.ops)
 			if err == nil {
 				err = p.fitMemory()
@@ -206,7 +207,7 @@ func (s *Store) commitGroup(group []*request) {
 				fail(classify(err), "log fsync failed")
 				return
 			}
-			synced = true
+			didSync = true
 		}
 	}
 	if len(pend.keys) > 0 {
@@ -231,7 +232,7 @@ func (s *Store) commitGroup(group []*request) {
 	if len(buf) > 0 {
 		s.counters.groups.Add(1)
 		s.counters.commits.Add(uint64(len(wrote)))
-		if synced || s.opts.Sync != SyncAlways {
+		if didSync || s.opts.Sync != SyncAlways {
 			s.degraded.Store(nil)
 		}
 	}
@@ -286,13 +287,13 @@ func (s *Store) expireKeys(tx *buntdb.Tx, keys []string, now int64, pend *pendin
 
 // evictToLimit evicts keys until the dataset fits MaxMemory (after a start
 // with a smaller limit than the data), logging the evictions as a transaction.
-func (s *Store) evictToLimit(now int64, rev uint64, pend *pending, buf *[]byte) int {
+func (s *Store) evictToLimit(now int64, rev uint64, synced int64, pend *pending, buf *[]byte) int {
 	_, total := s.idx.totals()
 	if s.opts.MaxMemory <= 0 || total <= s.opts.MaxMemory || s.opts.Eviction == NoEviction {
 		return 0
 	}
 	victims := s.idx.victims(s.opts.Eviction, total-s.opts.MaxMemory, now, func(string) bool { return false }, mutant.evictWrong)
-	wtx := wal.Tx{Revision: rev, Time: now}
+	wtx := wal.Tx{Revision: rev, Time: now, Synced: synced}
 	for _, k := range victims {
 		if _, ok := pend.get(k); ok {
 			continue

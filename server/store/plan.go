@@ -19,6 +19,9 @@ type planner struct {
 	pend *pending   // changes of earlier transactions of the same group (nil when read-only)
 	now  int64
 	rev  uint64 // the revision this transaction commits at
+	// synced is the log's fsynced offset when the group was formed; the
+	// record carries it so recovery can tell a torn tail from damage.
+	synced int64
 
 	overlay map[string]*pstate
 	order   []string // changed keys, in first-change order
@@ -254,7 +257,7 @@ func (p *planner) apply() {
 
 // appendRecord appends the transaction's log record to buf.
 func (p *planner) appendRecord(buf []byte) []byte {
-	tx := wal.Tx{Revision: p.rev, Time: p.now, Mutations: make([]wal.Mutation, 0, len(p.order)+len(p.victims))}
+	tx := wal.Tx{Revision: p.rev, Time: p.now, Synced: p.synced, Mutations: make([]wal.Mutation, 0, len(p.order)+len(p.victims))}
 	for _, k := range p.order {
 		st := p.overlay[k]
 		if st.exists {

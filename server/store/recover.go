@@ -155,6 +155,11 @@ func (s *Store) recover() error {
 			s.counters.tornBytes.Store(res.TornBytes())
 			s.log.Warn("torn log tail cut back to the last complete transaction",
 				"file", seg.Path, "offset", res.End, "bytes_dropped", res.TornBytes(), "reason", res.TornReason)
+			// Keep revisions from going backwards past what the dropped
+			// records had handed out.
+			if beyond := wal.MaxRevision(res.BeyondPayloads); beyond > rev {
+				rev = beyond
+			}
 		}
 		if i < len(segs)-1 {
 			olderSize += res.Size

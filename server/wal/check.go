@@ -56,7 +56,20 @@ func ScanSegment(path string) (SegmentReport, error) {
 		rep.MaxRevAfter, rep.DroppedTx = revsAfter(m.Data, ce.Offset+1)
 		return rep, nil
 	}
+	rep.MaxRevAfter, rep.DroppedTx = MaxRevision(res.BeyondPayloads), len(res.BeyondPayloads)
 	return rep, err
+}
+
+// MaxRevision is the highest revision among transaction payloads (0 when
+// none decodes).
+func MaxRevision(payloads [][]byte) uint64 {
+	var rev uint64
+	for _, p := range payloads {
+		if tx, err := DecodeTx(p); err == nil {
+			rev = max(rev, tx.Revision)
+		}
+	}
+	return rev
 }
 
 // revsAfter finds the valid transaction records after from (skipping damage)
@@ -67,7 +80,7 @@ func revsAfter(data []byte, from int64) (maxRev uint64, n int) {
 		if !ok {
 			return maxRev, n
 		}
-		p, next, _ := parseRecord(data, at)
+		p, _, next, _ := parseRecord(data, at)
 		if tx, err := DecodeTx(p); err == nil {
 			n++
 			maxRev = max(maxRev, tx.Revision)
@@ -176,7 +189,7 @@ func Repair(dir string, w io.Writer) error {
 			fmt.Fprintf(w, "moved aside %s (newer than the damage) to %s\n", later.Path, filepath.Base(later.Path+stamp))
 		}
 		if maxSeen > rep.LastRev {
-			rec := AppendRecord(nil, EncodeTx(nil, &Tx{Revision: maxSeen, Time: time.Now().UnixNano()}))
+			rec := AppendTxRecord(nil, &Tx{Revision: maxSeen, Time: time.Now().UnixNano(), Synced: rep.End})
 			if err := appendSync(s.Path, rec); err != nil {
 				return err
 			}
@@ -210,7 +223,7 @@ func salvageSnapshot(dir string, s File, stamp string, w io.Writer) error {
 		if !ok {
 			break
 		}
-		p, next, _ := parseRecord(m.Data, at)
+		p, _, next, _ := parseRecord(m.Data, at)
 		from = next
 		if len(p) == 0 {
 			continue

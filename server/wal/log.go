@@ -170,6 +170,14 @@ func (l *Log) DroppedOlder(n int64) {
 	l.mu.Unlock()
 }
 
+// Synced is the offset up to which the current segment is known to be on
+// stable storage: records written now carry it (Tx.Synced).
+func (l *Log) Synced() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.synced
+}
+
 // Size is the number of bytes in all segments on disk.
 func (l *Log) Size() int64 {
 	l.mu.Lock()

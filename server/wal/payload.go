@@ -41,6 +41,10 @@ type Tx struct {
 	// Time is the commit time in Unix nanoseconds.
 	Time      int64
 	Mutations []Mutation
+	// Synced is the offset up to which the segment was known fsynced when
+	// the record was written. It lives in the record header, not the
+	// payload: AppendTxRecord writes it, DecodeTx leaves it zero.
+	Synced int64
 }
 
 // Entry is one key of a snapshot.

@@ -3,23 +3,26 @@
 // snapshots written in the same framing. It knows nothing of keys' meaning;
 // package store decides what to write and replays what it reads.
 //
-// A record is a 12-byte header and a payload:
+// A record is a 20-byte header and a payload:
 //
 //	magic  uint32  "KVW1" (little-endian 0x3157564b)
 //	length uint32  payload length
-//	crc    uint32  CRC-32C (Castagnoli) of the 4 length bytes and the payload
+//	synced uint64  offset up to which this segment was known fsynced when the record was written
+//	crc    uint32  CRC-32C (Castagnoli) of length, synced and the payload
 //	payload
 //
 // Reading never trusts a length before it has checked it against what is left
 // of the file, never allocates from a length, and never loops on one, so a
 // damaged file cannot make a reader panic, hang or exhaust memory.
 //
-// A torn tail — the last write cut short by a crash, or a tail of zeros a
-// filesystem extended the file with — is told apart from damage in the middle
-// by looking past the first bad record: if any complete, valid record follows
-// it, the file is corrupt in the middle (ErrCorrupt, never silently cut);
-// otherwise everything from the bad record on is a torn tail, which recovery
-// cuts away and reports.
+// A torn tail is told apart from damage in the middle by the synced
+// watermark. After a power loss, everything past the last fsync may be cut
+// short, zero-filled, or written back out of order (a hole, then pages that
+// did reach the disk). So when the first bad record at offset X is followed
+// by valid records, the file is corrupt in the middle (ErrCorrupt, never
+// silently cut) only if one of those records says X had been fsynced before
+// it was written (synced > X); otherwise X lay in the unsynced tail and
+// everything from X on is a torn tail, which recovery cuts away and reports.
 package wal
 
 import (
@@ -31,7 +34,7 @@ import (
 )
 
 // HeaderSize is the size of a record header in bytes.
-const HeaderSize = 12
+const HeaderSize = 20
 
 // Magic starts every record.
 const Magic uint32 = 0x3157564b // "KVW1"
@@ -68,61 +71,64 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
-// AppendRecord appends one framed record carrying payload to buf.
+// AppendRecord appends one framed record carrying payload to buf, with a
+// synced watermark of 0.
 func AppendRecord(buf, payload []byte) []byte {
-	var hdr [HeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[0:4], Magic)
-	binary.LittleEndian.PutUint32(hdr[4:8], uint32(len(payload)))
-	crc := crc32.Update(0, castagnoli, hdr[4:8])
-	crc = crc32.Update(crc, castagnoli, payload)
-	binary.LittleEndian.PutUint32(hdr[8:12], crc)
-	buf = append(buf, hdr[:]...)
-	return append(buf, payload...)
-}
-
-// AppendTxRecord appends tx as one framed record to buf, encoding it in
-// place (no intermediate copy of large values).
-func AppendTxRecord(buf []byte, tx *Tx) []byte {
 	start := len(buf)
 	buf = append(buf, make([]byte, HeaderSize)...)
-	if need := TxSize(tx); cap(buf)-len(buf) < need {
-		buf = append(make([]byte, 0, len(buf)+need), buf...)
-	}
-	buf = EncodeTx(buf, tx)
-	hdr := buf[start : start+HeaderSize]
-	n := len(buf) - start - HeaderSize
-	binary.LittleEndian.PutUint32(hdr[0:4], Magic)
-	binary.LittleEndian.PutUint32(hdr[4:8], uint32(n))
-	crc := crc32.Update(0, castagnoli, hdr[4:8])
-	crc = crc32.Update(crc, castagnoli, buf[start+HeaderSize:])
-	binary.LittleEndian.PutUint32(hdr[8:12], crc)
+	buf = append(buf, payload...)
+	sealRecord(buf[start:], 0)
 	return buf
 }
 
-// parseRecord reads the record at data[off:]. It returns the payload and the
-// offset just past the record, or a reason why there is no valid record there.
-func parseRecord(data []byte, off int64) (payload []byte, next int64, reason string) {
+// AppendTxRecord appends tx as one framed record to buf, encoding it in
+// place (no intermediate copy of large values). tx.Synced goes in the header.
+func AppendTxRecord(buf []byte, tx *Tx) []byte {
+	start := len(buf)
+	if need := HeaderSize + TxSize(tx); cap(buf)-len(buf) < need {
+		buf = append(make([]byte, 0, len(buf)+need), buf...)
+	}
+	buf = append(buf, make([]byte, HeaderSize)...)
+	buf = EncodeTx(buf, tx)
+	sealRecord(buf[start:], tx.Synced)
+	return buf
+}
+
+// sealRecord fills the header of rec (header + payload) in place.
+func sealRecord(rec []byte, synced int64) {
+	binary.LittleEndian.PutUint32(rec[0:4], Magic)
+	binary.LittleEndian.PutUint32(rec[4:8], uint32(len(rec)-HeaderSize))
+	binary.LittleEndian.PutUint64(rec[8:16], uint64(synced))
+	crc := crc32.Update(0, castagnoli, rec[4:16])
+	crc = crc32.Update(crc, castagnoli, rec[HeaderSize:])
+	binary.LittleEndian.PutUint32(rec[16:20], crc)
+}
+
+// parseRecord reads the record at data[off:]. It returns the payload, the
+// record's synced watermark and the offset just past the record, or a reason
+// why there is no valid record there.
+func parseRecord(data []byte, off int64) (payload []byte, synced, next int64, reason string) {
 	rest := data[off:]
 	if len(rest) < HeaderSize {
-		return nil, 0, fmt.Sprintf("incomplete header (%d of %d bytes)", len(rest), HeaderSize)
+		return nil, 0, 0, fmt.Sprintf("incomplete header (%d of %d bytes)", len(rest), HeaderSize)
 	}
 	if m := binary.LittleEndian.Uint32(rest[0:4]); m != Magic {
-		return nil, 0, fmt.Sprintf("bad magic %#08x", m)
+		return nil, 0, 0, fmt.Sprintf("bad magic %#08x", m)
 	}
 	n := binary.LittleEndian.Uint32(rest[4:8])
 	if n > MaxPayload {
-		return nil, 0, fmt.Sprintf("length %d over the limit", n)
+		return nil, 0, 0, fmt.Sprintf("length %d over the limit", n)
 	}
 	if uint64(n) > uint64(len(rest)-HeaderSize) {
-		return nil, 0, fmt.Sprintf("length %d runs past the end of the file (%d bytes left)", n, len(rest)-HeaderSize)
+		return nil, 0, 0, fmt.Sprintf("length %d runs past the end of the file (%d bytes left)", n, len(rest)-HeaderSize)
 	}
 	body := rest[HeaderSize : HeaderSize+int(n)]
-	crc := crc32.Update(0, castagnoli, rest[4:8])
+	crc := crc32.Update(0, castagnoli, rest[4:16])
 	crc = crc32.Update(crc, castagnoli, body)
-	if want := binary.LittleEndian.Uint32(rest[8:12]); crc != want {
-		return nil, 0, fmt.Sprintf("checksum mismatch (stored %#08x, computed %#08x)", want, crc)
+	if want := binary.LittleEndian.Uint32(rest[16:20]); crc != want {
+		return nil, 0, 0, fmt.Sprintf("checksum mismatch (stored %#08x, computed %#08x)", want, crc)
 	}
-	return body, off + HeaderSize + int64(n), ""
+	return body, int64(binary.LittleEndian.Uint64(rest[8:16])), off + HeaderSize + int64(n), ""
 }
 
 // ScanResult says how far a file's records were valid.
@@ -137,6 +143,12 @@ type ScanResult struct {
 	// TornReason says why the bytes from End on were not a record (empty
 	// when End == Size).
 	TornReason string
+	// Beyond counts the valid records found past a hole in the unsynced
+	// tail: they are dropped with it.
+	Beyond int
+	// BeyondPayloads are those records' payloads, for callers that want to
+	// know what was dropped (e.g. the highest revision).
+	BeyondPayloads [][]byte
 }
 
 // TornBytes is the number of bytes past the last valid record.
@@ -144,19 +156,34 @@ func (r ScanResult) TornBytes() int64 { return r.Size - r.End }
 
 // Scan walks the records of data (the content of the file at path, used in
 // messages), calling fn with each valid payload and its offset. It stops at
-// the first invalid record: when a valid record follows it somewhere later in
-// the data, Scan returns a *CorruptError; otherwise the rest is a torn tail,
-// reported in the result. An error from fn stops the scan and is returned.
+// the first invalid record. When a later valid record says that record's
+// offset had been fsynced, Scan returns a *CorruptError; otherwise the rest
+// is a torn tail, reported in the result. An error from fn stops the scan and
+// is returned.
 func Scan(path string, data []byte, fn func(payload []byte, off int64) error) (ScanResult, error) {
 	res := ScanResult{Size: int64(len(data))}
 	var off int64
 	for off < int64(len(data)) {
-		payload, next, reason := parseRecord(data, off)
+		payload, _, next, reason := parseRecord(data, off)
 		if reason != "" {
 			res.End = off
 			res.TornReason = reason
-			if at, ok := findValidRecord(data, off+1); ok {
-				return res, &CorruptError{Path: path, Offset: off, Next: at, Reason: reason}
+			for from := off + 1; ; {
+				at, ok := findValidRecord(data, from)
+				if !ok {
+					break
+				}
+				p, synced, next, _ := parseRecord(data, at)
+				if synced > off {
+					return res, &CorruptError{Path: path, Offset: off, Next: at,
+						Reason: fmt.Sprintf("%s; the record at %d says the log was fsynced up to %d", reason, at, synced)}
+				}
+				res.Beyond++
+				res.BeyondPayloads = append(res.BeyondPayloads, p)
+				from = next
+			}
+			if res.Beyond > 0 {
+				res.TornReason = fmt.Sprintf("%s; %d later record(s) were written before this point was fsynced (out-of-order writeback after a power loss) and are dropped with it", reason, res.Beyond)
 			}
 			return res, nil
 		}
@@ -183,7 +210,7 @@ func findValidRecord(data []byte, from int64) (int64, bool) {
 			return 0, false
 		}
 		at := from + int64(i)
-		if _, _, reason := parseRecord(data, at); reason == "" {
+		if _, _, _, reason := parseRecord(data, at); reason == "" {
 			return at, true
 		}
 		from = at + 1
