@@ -143,6 +143,9 @@ func (s *Store) recover() error {
 		if err == nil {
 			err = ld.flush()
 		}
+		// The payloads alias the mapped file: read them before unmapping.
+		beyondRev := wal.MaxRevision(res.BeyondPayloads)
+		res.BeyondPayloads = nil
 		m.Close()
 		if err != nil {
 			return err
@@ -157,8 +160,8 @@ func (s *Store) recover() error {
 				"file", seg.Path, "offset", res.End, "bytes_dropped", res.TornBytes(), "reason", res.TornReason)
 			// Keep revisions from going backwards past what the dropped
 			// records had handed out.
-			if beyond := wal.MaxRevision(res.BeyondPayloads); beyond > rev {
-				rev = beyond
+			if beyondRev > rev {
+				rev = beyondRev
 			}
 		}
 		if i < len(segs)-1 {

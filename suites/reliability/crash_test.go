@@ -186,14 +186,13 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 		},
 		Entry("--sync always keeps every acknowledged write", "always", 3),
 		Entry("--sync always, 15 power losses", Label("slow"), "always", 15),
-		// Pending: with everysec the unsynced tail spans many pages; when a
-		// later page reaches the disk before an earlier one, kvserver sees
-		// a damaged record followed by valid data and refuses to start
-		// ("refusing to guess"), needing `kvserver repair`, although every
-		// byte lost was inside the window everysec may lose. Un-pend once
-		// recovery tells an unsynced tail from real corruption (e.g. by
-		// recording the synced offset).
-		PEntry("--sync everysec loses at most about a second", "everysec", 3),
+		// Regression: with everysec the unsynced tail spans many pages; when
+		// a later page reached the disk before an earlier one, kvserver saw
+		// a damaged record followed by valid data and refused to start.
+		// Records now carry the log's fsynced offset, so recovery tells an
+		// unsynced tail from real corruption.
+		Entry("--sync everysec loses at most about a second", "everysec", 3),
+		Entry("--sync everysec, 10 power losses", Label("slow"), "everysec", 10),
 	)
 
 	It("comes back from every crash state at an fsync boundary (--sync always)", Label("crash-states"), func(ctx SpecContext) {
