@@ -77,6 +77,12 @@ func APIPage(root string) ([]byte, error) {
 	w("`If-None-Match: *` on PUT (create only), `If-None-Match` on GET and HEAD (304 when it matches), `X-Request-Id`\n")
 	w("(echoed back), `Authorization: Bearer <token>` when the server has `--auth-token`.\n")
 
+	w("\n## Server flags\n\nkvserver's flags, as its `-h` prints them; each can also be set as `KVSERVER_<NAME>` (flags win).\n")
+	w("`kvserver check --data-dir DIR` and `kvserver repair --data-dir DIR` inspect and mend a data dir (see\n[storage.md](storage.md#recovery)).\n\n")
+	w("| Flag | Environment | Meaning |\n|---|---|---|\n")
+	for _, f := range ex.Flags {
+		w("| `--%s` | `KVSERVER_%s` | %s |\n", f.Name, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")), f.Usage)
+	}
 	w("\n## Errors\n\nEvery error response except `/readyz`'s 503 has this body, and each code is always sent with the same status:\n\n")
 	w("```json\n{\"error\":{\"code\":\"KEY_NOT_FOUND\",\"message\":\"...\",\"request_id\":\"...\",\"details\":{}}}\n```\n\n")
 	w("| Code | Status | When | Example |\n|---|---|---|---|\n")

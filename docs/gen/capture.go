@@ -116,7 +116,36 @@ func Capture(ctx context.Context, bin string) (*Examples, error) {
 	for _, s := range scenarios {
 		out.Examples = append(out.Examples, got[s.ID])
 	}
+	flags, err := serverFlags(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	out.Flags = flags
 	return out, nil
+}
+
+// serverFlags runs `bin -h` and parses the flag list Go's flag package
+// prints: "  -name type" then an indented usage line.
+func serverFlags(ctx context.Context, bin string) ([]Flag, error) {
+	out, err := exec.CommandContext(ctx, bin, "-h").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s -h: %w", bin, err)
+	}
+	var flags []Flag
+	for _, l := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(l, "  -"):
+			name, _, _ := strings.Cut(strings.TrimPrefix(l, "  -"), " ")
+			flags = append(flags, Flag{Name: name})
+		case strings.HasPrefix(l, "    \t") && len(flags) > 0:
+			f := &flags[len(flags)-1]
+			f.Usage = strings.TrimSpace(f.Usage + " " + strings.TrimSpace(l))
+		}
+	}
+	if len(flags) == 0 {
+		return nil, fmt.Errorf("%s -h printed no flags", bin)
+	}
+	return flags, nil
 }
 
 // captureOn runs the scenarios of one server configuration, then reads

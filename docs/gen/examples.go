@@ -55,6 +55,14 @@ type Examples struct {
 	Examples []Example `json:"examples"`
 	// Metrics are the kvserver_* series a live /metrics served.
 	Metrics []Metric `json:"metrics"`
+	// Flags are kvserver's flags as its -h printed them.
+	Flags []Flag `json:"flags"`
+}
+
+// Flag is one command-line flag of kvserver.
+type Flag struct {
+	Name  string `json:"name"`
+	Usage string `json:"usage"`
 }
 
 // Metric is one Prometheus series family as /metrics describes it.

@@ -18,7 +18,7 @@ type faultGuide struct {
 var faultGroups = []string{"Process", "Disk", "Memory and CPU"}
 
 // faultOrder is the order of the faults within their group.
-var faultOrder = []string{"Kill", "Terminate", "Pause", "CrashLoop", "DiskFull", "IOError", "PowerLoss", "TornWrite", "Corrupt", "MemoryLimit", "CPUStarve"}
+var faultOrder = []string{"Kill", "Terminate", "Pause", "CrashLoop", "DiskFull", "IOError", "PowerLoss", "CrashStates", "TornWrite", "Corrupt", "MemoryLimit", "CPUStarve"}
 
 // faultGuides is keyed by the fault's Go type. A test fails when a fault in
 // fault/ has no guide here, or a guide names a fault that is gone.
@@ -37,6 +37,8 @@ var faultGuides = map[string]faultGuide{
 		"Never acknowledge a write whose write or fsync failed (500 `INTERNAL` for EIO, 507 for ENOSPC/EDQUOT); never let a later fsync make the failed transaction durable behind the client's back; report degraded until a write succeeds."},
 	"PowerLoss": {"Disk", "root and /dev/fuse",
 		"With `--sync always`, lose nothing acknowledged; with `everysec`, at most about the last second; with `never`, whatever the OS had not flushed. In every case start again and recover a consistent prefix — never a half batch."},
+	"CrashStates": {"Disk", "root and /dev/fuse",
+		"Start on every recorded state — each is what the disk held right after one of its fsyncs — and serve exactly the transactions acknowledged before that fsync (under `--sync always`), with no half batch and no error that a real power loss at that moment would not excuse."},
 	"TornWrite": {"Disk", "a stopped server and its data dir",
 		"Start, cut the damaged tail back to the last complete transaction, log what was dropped, and serve a prefix of the acknowledged history."},
 	"Corrupt": {"Disk", "a stopped server and its data dir",

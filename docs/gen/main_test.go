@@ -11,8 +11,8 @@ import (
 // repoRoot is the checkout the tests render from.
 var repoRoot string
 
-// kvserverBin is a kvserver built once for the tests that need a live one.
-var kvserverBin string
+// kvserverBin and kvchaosBin are built once for the tests that run them.
+var kvserverBin, kvchaosBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -32,11 +32,14 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	kvserverBin = filepath.Join(dir, "kvserver")
-	build := exec.Command("go", "build", "-o", kvserverBin, "./cmd/kvserver")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build kvserver: %v\n%s", err, out)
-		return 1
+	kvchaosBin = filepath.Join(dir, "kvchaos")
+	for bin, pkg := range map[string]string{kvserverBin: "./cmd/kvserver", kvchaosBin: "./cmd/kvchaos"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

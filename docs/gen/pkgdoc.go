@@ -188,24 +188,26 @@ type FaultDoc struct {
 var reNameReturns = regexp.MustCompile(`Name returns "([^"]+)"`)
 
 // FaultDocs reads every fault injector (a type with Name and Inject
-// methods) in root/fault, in source file order.
+// methods) in root/fault (its git-tracked files in a checkout).
 func FaultDocs(root string) ([]FaultDoc, error) {
-	dir := filepath.Join(root, "fault")
-	fset := token.NewFileSet()
-	entries, err := os.ReadDir(dir)
+	all, err := goFiles(root)
 	if err != nil {
 		return nil, fmt.Errorf("read fault package: %w", err)
 	}
+	fset := token.NewFileSet()
 	var files []*ast.File
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+	for _, rel := range all {
+		if filepath.Dir(rel) != "fault" || strings.HasSuffix(rel, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.ParseComments)
+		f, err := parser.ParseFile(fset, filepath.Join(root, rel), nil, parser.ParseComments)
 		if err != nil {
-			return nil, fmt.Errorf("parse fault/%s: %w", e.Name(), err)
+			return nil, fmt.Errorf("parse %s: %w", rel, err)
 		}
 		files = append(files, f)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no Go files in %s", filepath.Join(root, "fault"))
 	}
 	pkg, err := doc.NewFromFiles(fset, files, "github.com/kvchaos/kvchaos/fault", doc.PreserveAST)
 	if err != nil {
