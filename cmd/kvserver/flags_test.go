@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -102,16 +101,25 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
-func TestSetMemoryLimit(t *testing.T) {
-	if got := setMemoryLimit(0); got != -1 {
-		t.Errorf("unlimited: %d", got)
+func TestMemoryLimitFor(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name              string
+		maxMemory, cgroup int64
+		want              int64
+	}{
+		{"unlimited", 0, 0, -1},
+		{"overflow", 1 << 62, 0, -1},
+		{"dataset only", 100 * mib, 0, 264 * mib},
+		{"cgroup only", 0, 128 * mib, 96 * mib},
+		{"cgroup tighter than the dataset rule", 48 * mib, 128 * mib, 96 * mib},
+		{"dataset rule tighter than the cgroup", 24 * mib, 1024 * mib, 112 * mib},
 	}
-	if got := setMemoryLimit(1 << 62); got != -1 {
-		t.Errorf("overflow: %d", got)
-	}
-	old := debug.SetMemoryLimit(-1)
-	defer debug.SetMemoryLimit(old)
-	if got, now := setMemoryLimit(100<<20), debug.SetMemoryLimit(-1); got != 264<<20 || now != got {
-		t.Errorf("100 MiB dataset: limit %d, runtime says %d; want %d", got, now, 264<<20)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := memoryLimitFor(tt.maxMemory, tt.cgroup); got != tt.want {
+				t.Fatalf("memoryLimitFor(%d, %d) = %d, want %d", tt.maxMemory, tt.cgroup, got, tt.want)
+			}
+		})
 	}
 }

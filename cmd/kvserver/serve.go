@@ -9,38 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/kvchaos/kvchaos/server/api"
 	"github.com/kvchaos/kvchaos/server/store"
 )
-
-// memoryHeadroom is added to the Go soft memory limit on top of twice the
-// dataset limit; see setMemoryLimit.
-const memoryHeadroom = 64 << 20
-
-// setMemoryLimit sets the Go runtime's soft memory limit for a dataset
-// limit of maxMemory accounted bytes. The accounted size counts keys,
-// values and a fixed per-key overhead, but the heap also holds buntdb's
-// tree nodes and item structs (~100 B a key measured), the write-ahead
-// log's buffers and garbage the GC has not reclaimed yet. A limit of exactly
-// maxMemory would have the GC run continuously once the dataset is full, so
-// the runtime gets twice the dataset plus a fixed 64 MiB for itself, the
-// HTTP buffers and in-flight bodies. The GC then works harder near that
-// size instead of letting the heap double (GOGC=100), which keeps the RSS
-// close to the limit.
-func setMemoryLimit(maxMemory int64) int64 {
-	if maxMemory <= 0 {
-		return -1
-	}
-	limit := maxMemory*2 + memoryHeadroom
-	if maxMemory > (1<<62)/2 { // overflow: leave the runtime unlimited
-		return -1
-	}
-	debug.SetMemoryLimit(limit)
-	return limit
-}
 
 // serve runs the server until a signal: it binds the listener first (the
 // KV routes and /readyz answer 503 while the store loads), opens the store,
@@ -48,9 +21,8 @@ func setMemoryLimit(maxMemory int64) int64 {
 // requests for up to cfg.ShutdownTimeout and closes the store. A second
 // signal exits at once.
 func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
-	if limit := setMemoryLimit(cfg.MaxMemory); limit > 0 {
-		log.Info("go soft memory limit set", "bytes", limit, "max_memory", cfg.MaxMemory)
-	}
+	stopWatch := watchMemoryLimit(cfg.MaxMemory, log)
+	defer stopWatch()
 	srv := api.New(api.Config{
 		MaxValueSize: cfg.MaxValueSize, MaxBodySize: cfg.MaxBodySize, MaxBatchOps: cfg.MaxBatchOps,
 		MaxTTL: cfg.MaxTTL, AuthToken: cfg.AuthToken, Sync: cfg.Sync, Build: buildInfo(), Logger: log,

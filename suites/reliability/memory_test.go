@@ -113,11 +113,11 @@ var _ = Describe("memory limit", Label("reliability", "memory"), func() {
 			Expect(rss).To(BeNumerically("<", float64(m.Limit)), "peak RSS over the cgroup limit")
 		},
 		Entry("--max-memory 24MiB", "24MiB", int64(24<<20)),
-		// Pending: kvserver sets its Go soft memory limit to 3 × --max-memory
-		// + 16 MiB (160 MiB here) without looking at the cgroup's limit, and
-		// is OOM-killed within a second. Un-pend once the server caps its
-		// soft limit by memory.max / memory.limit_in_bytes.
-		PEntry("--max-memory 48MiB", "48MiB", int64(48<<20)),
+		// Regression: kvserver set its Go soft memory limit from
+		// --max-memory alone (160 MiB here) without looking at the cgroup's
+		// limit, and was OOM-killed within a second. It now caps the soft
+		// limit at 3/4 of the cgroup's, re-read every 50 ms.
+		Entry("--max-memory 48MiB", "48MiB", int64(48<<20)),
 	)
 
 	It("reports the OOM kill of a server whose --max-memory is unlimited under a 96 MiB cgroup", func(ctx SpecContext) {
