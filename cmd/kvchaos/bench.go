@@ -41,6 +41,7 @@ generator (HDR histograms, no coordinated omission) and, in the same run with
 the same generator, a minimal net/http handler answering the same requests: the
 HTTP ceiling of this machine. Every kvserver figure is printed with its ratio to
 that baseline. It also measures the group-commit gain under --sync always,
+PUTs at a 1 MiB --max-memory with --eviction lru and lfu,
 restart time against data size, a kill/restart/verify cycle, and RSS per stored
 byte against the server's --max-memory accounting; with redis-server and
 redis-benchmark installed, Redis figures for the same shapes are added.
@@ -67,7 +68,7 @@ whole matrix (1, 8, 64, 256 clients, every policy, up to a million keys).`,
 	fl.StringVar(&f.warmup, "warmup", "", "unmeasured warm-up before each point (default 300ms)")
 	fl.Float64Var(&f.openLoop, "open-loop", 0, "add an open-loop point at this fraction of the best closed-loop rate (default 0.5; negative: none)")
 	fl.IntSliceVar(&f.recovery, "recovery-keys", nil, "data sizes of the recovery curve in keys (default 10000,100000; --full adds 1000000)")
-	fl.StringSliceVar(&f.skip, "skip", nil, "sections to skip: sweep, group-commit, recovery, crash-cycle, memory, redis")
+	fl.StringSliceVar(&f.skip, "skip", nil, "sections to skip: sweep, group-commit, eviction, recovery, crash-cycle, memory, redis")
 	fl.BoolVar(&f.full, "full", false, "the whole matrix (takes about 10 minutes)")
 	fl.StringVar(&f.client, "client", "raw", "load generator's HTTP client: raw (lean HTTP/1.1, leaves the CPU to the servers) or net/http")
 	fl.BoolVar(&f.inProcess, "in-process-baseline", false, "serve the baseline inside kvchaos instead of as its own process")

@@ -1,7 +1,8 @@
 // Package bench measures a kvserver-compatible binary next to the machine's
 // own HTTP ceiling, measured in the same run with the same load generator
 // (package load): the scenarios of Scenarios over a concurrency sweep and each
-// --sync policy, the group-commit gain, recovery time against data size, a
+// --sync policy, the group-commit gain, PUTs at the memory limit under each
+// evicting policy, recovery time against data size, a
 // kill → restart → verify crash cycle, and RSS per stored byte against the
 // server's own --max-memory accounting. It writes a terminal table,
 // bench.json and bench.html. It is what `kvchaos bench` runs.
@@ -28,13 +29,14 @@
 //	  "points": [{
 //	    "scenario": "put-100b", "target": "kvserver" | "baseline",
 //	    "sync": "always" (for the baseline: the kvserver sweep it was measured beside),
+//	    "eviction": "lru" | "lfu" (only on the points measured at --max-memory 1MiB; put-100b, --sync never),
 //	    "mode": "closed" | "open", "clients", "rate" (open loop: arrivals/s),
 //	    "ops", "errors", "missed", "seconds", "ops_per_sec",
 //	    "latency": {"p50_us","p90_us","p99_us","p999_us","max_us","mean_us"},
 //	    "series": [{"t","ops","errors","ops_per_sec","p50_us","p99_us"}],
 //	    "first_error",
 //	    "baseline_ops_per_sec", "ratio_to_baseline" (kvserver, closed loop),
-//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync"},
+//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync","evictions"},
 //	    "generator_cpu_cores", "other_cpu_cores" (CPU used by the rest of the machine: noise),
 //	    "load1" (1-minute load average before the point)
 //	  }],
@@ -103,7 +105,7 @@ type Config struct {
 	// MemoryKeys is how many 100 B keys and how many 1 MiB keys the memory
 	// measurement stores; defaults 200,000 and 64.
 	MemorySmallKeys, MemoryLargeKeys int
-	// Skip turns sections off: "sweep", "group-commit", "recovery",
+	// Skip turns sections off: "sweep", "group-commit", "eviction", "recovery",
 	// "crash-cycle", "memory", "redis".
 	Skip []string
 	// Client is the load generator's HTTP client: "raw" (default, a lean
@@ -229,6 +231,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	section("sweep", func() error { return sweep(ctx, cfg, scens, rep) })
 	section("group-commit", func() error { return groupCommit(ctx, cfg, rep) })
+	section("eviction", func() error { return eviction(ctx, cfg, rep) })
 	section("recovery", func() error { return recovery(ctx, cfg, rep) })
 	section("crash-cycle", func() error { return crashCycle(ctx, cfg, rep) })
 	section("memory", func() error { return memory(ctx, cfg, rep) })
@@ -384,6 +387,7 @@ func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients 
 		p.Server.Commits = int64(after["kvserver_commits_total"] - before["kvserver_commits_total"])
 		p.Server.Fsyncs = int64(after["kvserver_fsyncs_total"] - before["kvserver_fsyncs_total"])
 		p.Server.Groups = int64(after["kvserver_commit_groups_total"] - before["kvserver_commit_groups_total"])
+		p.Server.Evictions = int64(after["kvserver_evictions_total"] - before["kvserver_evictions_total"])
 		if p.Server.Fsyncs > 0 {
 			p.Server.TxPerFsync = float64(p.Server.Commits) / float64(p.Server.Fsyncs)
 		}

@@ -82,7 +82,7 @@ func scenarioCharts(rep *Report, scenario string) (tput, p99 template.HTML, err 
 	add := func(name string, match func(Point) bool) {
 		var t, l plotter.XYs
 		for _, p := range rep.Points {
-			if p.Scenario == scenario && p.Mode == "closed" && match(p) && p.Clients > 0 {
+			if p.Scenario == scenario && p.Mode == "closed" && p.Eviction == "" && match(p) && p.Clients > 0 {
 				t = append(t, plotter.XY{X: float64(p.Clients), Y: p.OpsPerSec})
 				l = append(l, plotter.XY{X: float64(p.Clients), Y: p.Latency.P99 / 1000})
 			}
@@ -157,7 +157,7 @@ machine used meanwhile: where it is high, the point is noisy. Closed loop unless
 <h2>{{.Name}}</h2><p>{{.Doc}}</p>
 <div class="charts">{{.Tput}}{{.Lat}}</div>
 <table><tr><th>target</th><th>sync</th><th>clients</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>vs baseline</th><th>server CPU</th><th>generator CPU</th><th>other CPU</th><th>tx/fsync</th><th>errors</th></tr>
-{{range .Points}}<tr><td>{{.Target}}</td><td>{{.Sync}}</td><td>{{if eq .Mode "open"}}open {{f0 .Rate}}/s{{else}}{{.Clients}}{{end}}</td><td>{{f0 .OpsPerSec}}</td>
+{{range .Points}}<tr><td>{{.Target}}</td><td>{{.Sync}}{{if .Eviction}} --eviction {{.Eviction}}{{end}}</td><td>{{if eq .Mode "open"}}open {{f0 .Rate}}/s{{else}}{{.Clients}}{{end}}</td><td>{{f0 .OpsPerSec}}</td>
 <td>{{us .Latency.P50}}</td><td>{{us .Latency.P99}}</td><td>{{us .Latency.P999}}</td><td>{{if .Ratio}}{{pct .Ratio}}{{end}}</td>
 <td>{{f2 .Server.CPUCores}}</td><td>{{f2 .GeneratorCores}}</td><td>{{f2 .OtherCores}}</td><td>{{if .Server.TxPerFsync}}{{f1 .Server.TxPerFsync}}{{end}}</td><td>{{.Errors}}</td></tr>
 {{end}}</table>

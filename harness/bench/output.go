@@ -85,7 +85,11 @@ func WriteTable(rep *Report, w io.Writer) error {
 		if p.Server.TxPerFsync > 0 {
 			tx = fmt.Sprintf("%.1f", p.Server.TxPerFsync)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%d\t%.2f\t\n", p.Scenario, p.Sync, clients, p.OpsPerSec,
+		sync := p.Sync
+		if p.Eviction != "" {
+			sync += " --eviction " + p.Eviction
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%d\t%.2f\t\n", p.Scenario, sync, clients, p.OpsPerSec,
 			us(p.Latency.P50), us(p.Latency.P99), base, ratio, bp99, p.Server.CPUCores, tx, p.Errors+p.Missed, p.OtherCores)
 	}
 	if err := tw.Flush(); err != nil {

@@ -82,8 +82,12 @@ type Point struct {
 	Scenario string `json:"scenario"`
 	// Target is "kvserver" or "baseline".
 	Target string `json:"target"`
-	// Sync is kvserver's --sync policy ("" for the baseline).
+	// Sync is kvserver's --sync policy; for the baseline, the policy of the
+	// kvserver sweep it was measured beside.
 	Sync string `json:"sync,omitempty"`
+	// Eviction is kvserver's --eviction policy for the points measured at
+	// the memory limit (see the eviction section); "" for every other point.
+	Eviction string `json:"eviction,omitempty"`
 	load.Result
 	// BaselineOpsPerSec and Ratio compare a closed-loop kvserver point with
 	// the baseline at the same scenario and concurrency.
@@ -109,6 +113,7 @@ type ServerCounters struct {
 	Fsyncs     int64   `json:"fsyncs"`
 	Groups     int64   `json:"groups"`
 	TxPerFsync float64 `json:"tx_per_fsync"`
+	Evictions  int64   `json:"evictions"`
 }
 
 // GroupCommit compares durable PUT throughput with and without group commit.
@@ -196,6 +201,9 @@ func (r *Report) add(w io.Writer, p Point) {
 	if sync == "" {
 		sync = "-"
 	}
+	if p.Eviction != "" {
+		sync += "/" + p.Eviction
+	}
 	extra := ""
 	if p.Mode == "open" {
 		extra = fmt.Sprintf(" open loop at %.0f/s", p.Rate)
@@ -219,7 +227,7 @@ func (r *Report) fillRatios() {
 	}
 	for i := range r.Points {
 		p := &r.Points[i]
-		if b := base[key(*p)]; p.Target == "kvserver" && p.Mode == "closed" && b > 0 {
+		if b := base[key(*p)]; p.Target == "kvserver" && p.Mode == "closed" && p.Eviction == "" && b > 0 {
 			p.BaselineOpsPerSec = b
 			p.Ratio = p.OpsPerSec / b
 		}

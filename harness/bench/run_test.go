@@ -31,18 +31,21 @@ func TestRunAgainstKvserver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 2 scenarios × 2 concurrencies for the baseline, and for kvserver
-	// plus one open-loop point each.
-	if len(rep.Points) != 4+6 {
-		t.Fatalf("%d points, want 10", len(rep.Points))
+	// plus one open-loop point each; 2 eviction policies × 2 concurrencies.
+	if len(rep.Points) != 4+6+4 {
+		t.Fatalf("%d points, want 14", len(rep.Points))
 	}
 	for _, p := range rep.Points {
 		if p.Ops == 0 || p.Errors != 0 || p.Missed != 0 {
 			t.Errorf("%s %s c=%d %s: ops %d errors %d missed %d (%s)", p.Target, p.Scenario, p.Clients, p.Mode, p.Ops, p.Errors, p.Missed, p.FirstError)
 		}
-		if p.Target == "kvserver" && p.Mode == "closed" && p.Ratio <= 0 {
+		if p.Eviction != "" && p.Server.Evictions == 0 {
+			t.Errorf("--eviction %s c=%d at the limit evicted nothing", p.Eviction, p.Clients)
+		}
+		if p.Target == "kvserver" && p.Mode == "closed" && p.Eviction == "" && p.Ratio <= 0 {
 			t.Errorf("%s c=%d has no ratio to the baseline", p.Scenario, p.Clients)
 		}
-		if p.Target == "kvserver" && p.Scenario == "put-100b" && (p.Server.Commits == 0 || p.Server.Fsyncs == 0) {
+		if p.Target == "kvserver" && p.Sync == "always" && p.Scenario == "put-100b" && (p.Server.Commits == 0 || p.Server.Fsyncs == 0) {
 			t.Errorf("put-100b c=%d under --sync always: %d commits, %d fsyncs", p.Clients, p.Server.Commits, p.Server.Fsyncs)
 		}
 	}
