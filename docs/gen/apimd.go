@@ -21,6 +21,17 @@ var uncaptured = map[string]string{
 	"DISK_FULL":   "a write when the data dir's filesystem is full — the DiskFull fault (a small tmpfs) gives it; see [faults.md](faults.md)",
 }
 
+// opCodes narrows, per operation and status, the codes a client can get
+// where the operation cannot send every code of that status.
+var opCodes = map[string]map[int][]string{
+	"putKey":    {400: {"INVALID_REQUEST", "INVALID_KEY", "INVALID_TTL"}},
+	"getKey":    {400: {"INVALID_KEY"}, 404: {"KEY_NOT_FOUND"}},
+	"headKey":   {400: {"INVALID_KEY"}, 404: {"KEY_NOT_FOUND"}},
+	"deleteKey": {400: {"INVALID_REQUEST", "INVALID_KEY"}, 404: {"KEY_NOT_FOUND"}},
+	"listKeys":  {400: {"INVALID_REQUEST"}},
+	"batch":     {400: {"INVALID_BATCH", "INVALID_REQUEST"}},
+}
+
 // opRef is one operation of the spec.
 type opRef struct {
 	method, path string
@@ -165,25 +176,30 @@ func writeOp(b *strings.Builder, o opRef, examples []Example) {
 	responses := o.op.Responses.Map()
 	for _, code := range sortedKeys(responses) {
 		r := responses[code]
-		w("| %s | %s |\n", code, responseText(r))
+		w("| %s | %s |\n", code, responseText(o.op.OperationID, r))
 	}
 	for _, e := range examples {
 		writeExample(b, e)
 	}
 }
 
-// responseText describes one response: its description, or for a shared
-// error response the codes sent with that status.
-func responseText(r *openapi3.ResponseRef) string {
+// responseText describes one response of an operation: its description,
+// or for a shared error response the codes the operation sends with it.
+func responseText(opID string, r *openapi3.ResponseRef) string {
 	if r.Ref != "" {
 		status := reTrailingDigits.FindString(r.Ref)
 		var codes []string
 		for _, c := range ErrorCodes {
 			if fmt.Sprint(c.Status) == status {
-				codes = append(codes, "`"+c.Code+"`")
+				codes = append(codes, c.Code)
 			}
 		}
-		return strings.Join(codes, ", ")
+		for st, narrow := range opCodes[opID] {
+			if fmt.Sprint(st) == status {
+				codes = narrow
+			}
+		}
+		return "`" + strings.Join(codes, "`, `") + "`"
 	}
 	if r.Value != nil && r.Value.Description != nil {
 		return oneLine(*r.Value.Description)
