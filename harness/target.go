@@ -192,20 +192,33 @@ func (t *Target) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command(t.cfg.Bin, args...)
 	cmd.Env = append(os.Environ(), t.cfg.Env...)
-	// The server dies with the harness, even when the harness is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
+	// The server dies with the harness, even when the harness is killed
+	// (Pdeathsig), and gets its own process group so that signals reach a
+	// server behind a wrapper (a script, a proxy) too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// Our own pipes, not StdoutPipe: a child of the server (behind a
+	// wrapper) may hold them open after the server died, and the harness
+	// must not wait for it forever.
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		t.mu.Unlock()
 		return fmt.Errorf("start: %w", err)
 	}
-	stderr, err := cmd.StderrPipe()
+	errR, errW, err := os.Pipe()
 	if err != nil {
 		t.mu.Unlock()
+		_ = outR.Close()
+		_ = outW.Close()
 		return fmt.Errorf("start: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	_ = outW.Close()
+	_ = errW.Close()
+	if err != nil {
 		t.mu.Unlock()
+		_ = outR.Close()
+		_ = errR.Close()
 		return fmt.Errorf("start %s: %w", t.cfg.Bin, err)
 	}
 	done := make(chan struct{})
@@ -220,7 +233,7 @@ func (t *Target) Start(ctx context.Context) error {
 	pipes.Add(2)
 	go func() {
 		defer pipes.Done()
-		t.logs.scan(stdout, "", func(line string) {
+		t.logs.scan(outR, "", func(line string) {
 			if rest, ok := strings.CutPrefix(line, listeningPrefix); ok {
 				select {
 				case addrCh <- strings.TrimSpace(rest):
@@ -231,11 +244,20 @@ func (t *Target) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer pipes.Done()
-		t.logs.scan(stderr, "stderr| ", nil)
+		t.logs.scan(errR, "stderr| ", nil)
 	}()
 	go func() {
-		pipes.Wait() // Wait closes the pipes: read them to the end first
 		_ = cmd.Wait()
+		// Read the output to its end, but not for ever: a leftover child
+		// may keep the pipes open.
+		read := make(chan struct{})
+		go func() { pipes.Wait(); close(read) }()
+		select {
+		case <-read:
+		case <-time.After(2 * time.Second):
+		}
+		_ = outR.Close()
+		_ = errR.Close()
 		t.mu.Lock()
 		t.state = cmd.ProcessState
 		t.mu.Unlock()
@@ -334,10 +356,11 @@ func (t *Target) Kill() error {
 	t.mu.Lock()
 	cmd, done := t.cmd, t.done
 	t.mu.Unlock()
-	if cmd == nil || isDone(done) {
+	if cmd == nil {
 		return nil
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	// The whole group: a wrapper's children must not outlive it.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill: %w", err)
 	}
 	<-done
@@ -405,8 +428,10 @@ func (t *Target) signal(sig syscall.Signal) error {
 	if cmd == nil || isDone(done) {
 		return ErrNotRunning
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("signal %v: %w", sig, err)
+	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+		if err := cmd.Process.Signal(sig); err != nil {
+			return fmt.Errorf("signal %v: %w", sig, err)
+		}
 	}
 	return nil
 }
