@@ -121,6 +121,7 @@ type BenchPoint struct {
 		CPUCores   float64 `json:"cpu_cores"`
 		RSSBytes   int64   `json:"rss_bytes"`
 		TxPerFsync float64 `json:"tx_per_fsync"`
+		Evictions  int64   `json:"evictions"`
 	} `json:"server"`
 }
 
@@ -140,10 +141,10 @@ func LoadBench(root string) (*Bench, error) {
 	return &out, nil
 }
 
-// point finds a closed-loop kvserver point.
+// point finds a closed-loop kvserver point without a memory limit.
 func (b *Bench) point(scenario, sync string, clients int) (BenchPoint, bool) {
 	for _, p := range b.Points {
-		if p.Target == "kvserver" && p.Mode == "closed" && p.Scenario == scenario && p.Sync == sync && p.Clients == clients {
+		if p.Target == "kvserver" && p.Mode == "closed" && p.Eviction == "" && p.Scenario == scenario && p.Sync == sync && p.Clients == clients {
 			return p, true
 		}
 	}

@@ -88,7 +88,13 @@ func TestGettingStarted(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), "KVCHAOS_DOCTEST_REPO="+repoRoot)
+	// The guide clones this checkout's HEAD; KVCHAOS_DOCTEST_REPO names
+	// another repository to clone instead (e.g. a commit of a working tree).
+	repo := repoRoot
+	if r := os.Getenv("KVCHAOS_DOCTEST_REPO"); r != "" {
+		repo = r
+	}
+	cmd.Env = append(cleanEnv(), "KVCHAOS_DOCTEST_REPO="+repo)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var out bytes.Buffer

@@ -1,0 +1,59 @@
+package gen
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const benchFixture = `{
+  "schema": 1, "started": "2026-01-01T00:00:00Z", "seconds": 60, "command": "kvchaos bench",
+  "machine": {"cpus": 2, "cpu_model": "test", "memory_bytes": 1073741824, "os": "linux", "arch": "amd64", "kernel": "6", "go_version": "go1.26", "data_fs": "ext4"},
+  "settings": {"concurrency": [1, 64], "sync": ["always", "never"]},
+  "scenarios": [{"name": "get-hot", "value_size": 100}, {"name": "put-100b", "writes": true, "value_size": 100}],
+  "points": [
+    {"scenario": "put-100b", "target": "kvserver", "sync": "always", "mode": "closed", "clients": 64, "ops_per_sec": 5000, "latency": {"p99_us": 9000}, "baseline_ops_per_sec": 10000, "ratio_to_baseline": 0.5},
+    {"scenario": "put-100b", "target": "kvserver", "sync": "never", "mode": "closed", "clients": 64, "ops_per_sec": 8000, "latency": {"p99_us": 4000}},
+    {"scenario": "put-100b", "target": "kvserver", "sync": "never", "eviction": "lru", "mode": "closed", "clients": 64, "ops_per_sec": 7000, "latency": {"p99_us": 5000}, "server": {"evictions": 12345}},
+    {"scenario": "get-hot", "target": "baseline", "mode": "closed", "clients": 64, "ops_per_sec": 20000}
+  ],
+  "memory": [{"name": "small values (100 B)", "value_size": 100, "stored_bytes": 1000, "rss_growth": 4000, "rss_per_stored_byte": 4, "accounted_bytes": 2000, "accounting_error": -0.5}]
+}`
+
+// TestPerformancePage renders a small bench.json and checks the derived
+// figures: the sync comparison, the eviction table kept apart from the
+// sweep, and the memory sizing rule.
+func TestPerformancePage(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, BenchFile), []byte(benchFixture))
+	ex, err := os.ReadFile(filepath.Join(repoRoot, ExamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(root, ExamplesFile), ex)
+	page, err := PerformancePage(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	for _, want := range []string{
+		"| put-100b | 64 | 5,000 (9,000) | — | 8,000 (4,000) | 62% |",
+		"| `lru` | put-100b | never | 64 | 7,000 | — | 5,000 | 12,345 |",
+		"(L − 64 MiB) ÷ 2.0",
+		"| put-100b | 100 B | 64 | 5,000 | — | 9,000 | — | 0 | 10,000 | 0.50 |",
+		"`kvserver_fsyncs_total`",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Count(s, "| put-100b | 100 B | 64 | 8,000 |") != 1 {
+		t.Errorf("the never sweep should hold the unlimited point once, and not the eviction point")
+	}
+
+	write(t, filepath.Join(root, BenchFile), []byte(`{"schema": 2}`))
+	if _, err := PerformancePage(root); err == nil || !strings.Contains(err.Error(), "schema 2") {
+		t.Fatalf("an unknown schema rendered: %v", err)
+	}
+}
