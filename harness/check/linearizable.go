@@ -151,7 +151,7 @@ func staleRead(h []artifact.Op, key string) (string, []artifact.Op) {
 		}
 		for _, w := range writes {
 			if w.op.Return < op.Call && w.rev > out.Revision {
-				return fmt.Sprintf("stale read: the get at %.3fs returned revision %d, but revision %d had been acknowledged at %.3fs, before the get began",
+				return fmt.Sprintf("stale read: the get called at %.4fs returned revision %d, but revision %d had been acknowledged at %.4fs, before the get began",
 					op.Call, out.Revision, w.rev, w.op.Return), []artifact.Op{w.op, op}
 			}
 		}
@@ -192,7 +192,7 @@ func visualize(parts [][]porcupine.Operation, o LinearizableOptions) error {
 			all[i].Return = last + int64(time.Second)
 		}
 	}
-	_, info := porcupine.CheckOperationsVerbose(registerModel, all, 30*time.Second)
+	_, info := porcupine.CheckOperationsVerbose(registerModel, all, 5*time.Second)
 	var notes []porcupine.Annotation
 	for _, f := range o.Faults {
 		end := f.End

@@ -255,6 +255,16 @@ func (e *Env) cleanup() {
 
 	ops := e.History.Ops()
 	faults := e.Clock.Faults()
+	// Empty lists, not null, in the JSON files.
+	if ops == nil {
+		ops = []artifact.Op{}
+	}
+	if faults == nil {
+		faults = []artifact.FaultEvent{}
+	}
+	if samples == nil {
+		samples = []artifact.Sample{}
+	}
 	e.spec.Failed = failed
 	e.spec.ServerArgs = e.Target.Args()
 	e.spec.FaultSchedule = faults
