@@ -26,6 +26,7 @@ type APIError struct {
 	Body string
 }
 
+// Error says the status, the code and the message.
 func (e *APIError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("http %d %s: %q", e.Status, http.StatusText(e.Status), truncate(e.Body, 200))

@@ -250,7 +250,10 @@ func (e *Env) cleanup() {
 	races := e.Target.RaceReports()
 	failed := ginkgo.CurrentSpecReport().Failed() || races > 0
 	keep := failed || os.Getenv(EnvKeepArtifacts) == "1"
-	_ = e.Target.Cleanup(keep)
+	// A failed spec's data dir was copied into its artifacts: the temp
+	// original goes either way, unless the copy is missing or asked for.
+	_, copyErr := os.Stat(filepath.Join(e.Dir, artifact.DataDir))
+	_ = e.Target.Cleanup(os.Getenv(EnvKeepArtifacts) == "1" || (failed && copyErr != nil))
 	_ = e.logFile.Close()
 
 	ops := e.History.Ops()
