@@ -137,7 +137,8 @@ func (e *Env) Start() {
 		e.sampler = harness.StartSampler(e.Target, e.Clock, e.sampleEv)
 	}
 	if e.spec.ServerVersion == nil {
-		if v, _, err := e.Target.Client().Version(ctx); err == nil {
+		probe := harness.NewClient(harness.ClientConfig{Endpoint: e.Target, AuthToken: e.Target.AuthToken()})
+		if v, _, err := probe.Version(ctx); err == nil {
 			e.spec.ServerVersion = v
 		}
 	}
@@ -225,6 +226,7 @@ func (e *Env) capture() {
 	if e.Target == nil {
 		return
 	}
+	ginkgo.AddReportEntry("server log tail", e.Target.LogTail(60), ginkgo.ReportEntryVisibilityFailureOrVerbose)
 	if dir := e.Target.DataDir(); dir != "" {
 		if err := copyDir(dir, filepath.Join(e.Dir, artifact.DataDir)); err != nil {
 			fmt.Fprintf(ginkgo.GinkgoWriter, "kvchaos: copy data dir: %v\n", err)
