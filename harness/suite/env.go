@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -81,7 +82,8 @@ func New(o Options) *Env {
 		sampleEv: o.SampleEvery,
 	}
 	e.History = harness.NewHistory(e.Clock)
-	id := SpecID(full)
+	base := SpecID(full)
+	id := claimID(base)
 	e.Dir = filepath.Join(ArtifactRoot(), id)
 	_ = os.RemoveAll(e.Dir) // a previous run of the same spec
 	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
@@ -97,8 +99,11 @@ func New(o Options) *Env {
 		bin = ServerBin()
 	}
 	args := append(serverArgs(), o.Args...)
+	// KVCHAOS_OWNER marks the process as kvchaos's, so `kvchaos cleanup`
+	// finds it should a run be killed before its cleanup.
+	env := append(append(serverEnv(), "KVCHAOS_OWNER="+id), o.Env...)
 	cfg := harness.TargetConfig{
-		Bin: bin, Args: args, Env: append(serverEnv(), o.Env...), DataDir: o.DataDir,
+		Bin: bin, Args: args, Env: env, DataDir: o.DataDir,
 		Log: io.MultiWriter(f, ginkgo.GinkgoWriter), AfterStart: o.AfterStart, AuthToken: o.AuthToken,
 		Clock: e.Clock, History: e.History, StartTimeout: o.StartTimeout,
 	}
@@ -111,9 +116,36 @@ func New(o Options) *Env {
 		ID: id, Text: full, Location: report.LeafNodeLocation.String(), Labels: report.Labels(),
 		Seed: ginkgo.GinkgoRandomSeed(), Repro: Repro(), ServerBin: bin,
 	}
+	ginkgo.DeferCleanup(func() { releaseID(base) })
 	ginkgo.DeferCleanup(e.cleanup)
 	ginkgo.DeferOnFailure(e.capture)
 	return e
+}
+
+// active counts the Envs of each spec alive in this process, so a spec
+// with two servers gets two artifact folders (<id>, <id>-2).
+var (
+	activeMu sync.Mutex
+	active   = map[string]int{}
+)
+
+func claimID(base string) string {
+	activeMu.Lock()
+	defer activeMu.Unlock()
+	n := active[base]
+	active[base]++
+	if n == 0 {
+		return base
+	}
+	return fmt.Sprintf("%s-%d", base, n+1)
+}
+
+func releaseID(base string) {
+	activeMu.Lock()
+	defer activeMu.Unlock()
+	if active[base]--; active[base] <= 0 {
+		delete(active, base)
+	}
 }
 
 // Start is New followed by a successful Start.
