@@ -2,19 +2,41 @@ package store
 
 import (
 	"container/heap"
+	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 )
 
-// KeyOverhead is the number of bytes accounted per key on top of its key,
-// value and content type: an estimate of what buntdb's item, its b-tree slot
-// and this package's index entry cost, so that --max-memory tracks what the
-// process really holds.
-const KeyOverhead = 160
+// KeyOverhead is the number of bytes accounted per key on top of the
+// allocations of its key and its item (value, content type, header): what
+// buntdb's item and b-tree slot and this package's index entry cost, measured
+// as live heap per key after a GC (TestAccountingTracksHeap), so that
+// --max-memory tracks what the process really holds.
+const KeyOverhead = 224
 
-// accountedSize is what one key counts against MaxMemory.
+// itemHeader bounds the bytes encodeItem adds to a value and content type.
+const itemHeader = 1 + 2*binary.MaxVarintLen64 + binary.MaxVarintLen16
+
+// accountedSize is what one key counts against MaxMemory: its key's and its
+// item's allocations, rounded up as Go's allocator rounds them, plus
+// KeyOverhead.
 func accountedSize(key string, valueLen int, contentType string) int64 {
-	return int64(len(key) + valueLen + len(contentType) + KeyOverhead)
+	return int64(allocSize(len(key)) + allocSize(itemHeader+valueLen+len(contentType)) + KeyOverhead)
+}
+
+// allocSize approximates the bytes Go's allocator hands out for an n-byte
+// object: small objects go to size classes spaced at most an eighth of a
+// power of two apart, large ones take whole 8 KiB pages.
+func allocSize(n int) int {
+	switch {
+	case n <= 16:
+		return 16
+	case n > 32<<10:
+		return (n + 8191) &^ 8191
+	}
+	step := max(1<<(bits.Len(uint(n-1))-1)/8, 16)
+	return (n + step - 1) / step * step
 }
 
 // LFU counter parameters, as Redis's: a new key starts at lfuInit, each access
@@ -49,10 +71,13 @@ type index struct {
 	total int64
 	exps  expHeap
 	rng   *rand.Rand
+	// tracksAccess is false when no eviction policy will ever look at
+	// recency or frequency (no memory limit, or noeviction).
+	tracksAccess bool
 }
 
-func newIndex(seed uint64) *index {
-	ix := &index{m: make(map[string]*keyInfo), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func newIndex(seed uint64, tracksAccess bool) *index {
+	ix := &index{m: make(map[string]*keyInfo), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), tracksAccess: tracksAccess}
 	ix.lru.next, ix.lru.prev = &ix.lru, &ix.lru
 	return ix
 }
@@ -121,8 +146,12 @@ func (ix *index) remove(key string) {
 	delete(ix.m, key)
 }
 
-// touch records a read of key.
+// touch records a read of key. Without an eviction policy nothing reads
+// recency or frequency, so reads skip the index's lock entirely.
 func (ix *index) touch(key string, now int64) {
+	if !ix.tracksAccess {
+		return
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	k, ok := ix.m[key]

@@ -33,7 +33,7 @@ type Options struct {
 	// default 64 MiB. A snapshot is taken when the log is larger than this
 	// and than twice the dataset, so restart time tracks live data.
 	CompactMinBytes int64
-	// MaxGroupBytes caps the values grouped into one log write; default 64 MiB.
+	// MaxGroupBytes caps the values grouped into one log write; default 8 MiB.
 	MaxGroupBytes int64
 	// MaxGroup caps the transactions grouped into one log write (and one
 	// fsync); default 1024. 1 turns group commit off (for measuring it).
@@ -59,7 +59,7 @@ func (o Options) withDefaults() Options {
 		o.MaxGroup = 1024
 	}
 	if o.MaxGroupBytes <= 0 {
-		o.MaxGroupBytes = 64 << 20
+		o.MaxGroupBytes = 8 << 20
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -129,7 +129,7 @@ func Open(opts Options) (*Store, error) {
 		log:  opts.Logger,
 		db:   db,
 		lock: lock,
-		idx:  newIndex(uint64(opts.Now().UnixNano())),
+		idx:  newIndex(uint64(opts.Now().UnixNano()), opts.MaxMemory > 0 && opts.Eviction != NoEviction),
 		reqs: make(chan *request, 1024),
 		done: make(chan struct{}),
 		stop: make(chan struct{}),

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
 // HeaderSize is the size of a record header in bytes.
@@ -85,9 +86,7 @@ func AppendRecord(buf, payload []byte) []byte {
 // place (no intermediate copy of large values). tx.Synced goes in the header.
 func AppendTxRecord(buf []byte, tx *Tx) []byte {
 	start := len(buf)
-	if need := HeaderSize + TxSize(tx); cap(buf)-len(buf) < need {
-		buf = append(make([]byte, 0, len(buf)+need), buf...)
-	}
+	buf = slices.Grow(buf, HeaderSize+TxSize(tx)) // amortised: a group of large values is not copied again per record
 	buf = append(buf, make([]byte, HeaderSize)...)
 	buf = EncodeTx(buf, tx)
 	sealRecord(buf[start:], tx.Synced)
