@@ -192,12 +192,12 @@ func writes2idx[T interface{ idx() int }](ws []T) []int {
 	return out
 }
 
-// tightenWindows places each observation of existence without a revision
-// (a 404, an If-None-Match refusal) in the one window between consecutive
-// writes (in revision order) where the key was absent or present as seen,
-// when only one window's interval overlaps the observation's: it then
-// comes after the write that opened the window and before the one that
-// closed it.
+// tightenWindows narrows each observation of existence without a revision
+// (a 404, an If-None-Match refusal). Writes in revision order cut the key's
+// life into windows, each absent or present; the observation lies in one of
+// the windows of its kind that its interval overlaps. So it comes after the
+// write that opens the first such window and before the write that closes
+// the last one, and those writes are bounded by it in turn.
 func tightenWindows(part, out []porcupine.Operation, writes []int, observed []int) {
 	exists := make([]bool, len(writes)+1) // state in window k (after writes[k-1])
 	for k, w := range writes {
@@ -205,7 +205,7 @@ func tightenWindows(part, out []porcupine.Operation, writes []int, observed []in
 	}
 	for _, g := range observed {
 		wantExists := part[g].Metadata.(opMeta).Role == rolePresent
-		only, n := -1, 0
+		first, last := -1, -1
 		for k := 0; k <= len(writes); k++ {
 			if exists[k] != wantExists {
 				continue
@@ -216,18 +216,21 @@ func tightenWindows(part, out []porcupine.Operation, writes []int, observed []in
 			if k < len(writes) && part[g].Call > part[writes[k]].Return {
 				continue // the window closed before g was called
 			}
-			only, n = k, n+1
+			if first < 0 {
+				first = k
+			}
+			last = k
 		}
-		if n != 1 {
-			continue
+		if first < 0 {
+			continue // no window fits: porcupine will say so
 		}
-		if only > 0 {
-			open := writes[only-1]
+		if first > 0 {
+			open := writes[first-1]
 			out[g].Call = max(out[g].Call, part[open].Call)
 			out[open].Return = min(out[open].Return, part[g].Return)
 		}
-		if only < len(writes) {
-			closeW := writes[only]
+		if last < len(writes) {
+			closeW := writes[last]
 			out[g].Return = min(out[g].Return, part[closeW].Return)
 			if part[g].Call >= out[closeW].Call {
 				out[closeW].Call = part[g].Call + 1

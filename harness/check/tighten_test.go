@@ -86,6 +86,7 @@ func TestLinearizableDecidesHighConcurrency(t *testing.T) {
 	}{
 		{"64 clients, one key, no deletes", 64, 20, false},
 		{"16 clients, one key, deletes", 16, 20, true},
+		{"64 clients, one key, deletes", 64, 20, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
