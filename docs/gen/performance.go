@@ -55,8 +55,9 @@ func PerformancePage(root string) ([]byte, error) {
 	w("\nEach kvserver figure stands next to the **baseline**: a minimal Go net/http handler serving the same\n")
 	w("requests on the same machine, measured in the same run with the same generator — the HTTP ceiling of this\n")
 	w("machine. Latencies are closed-loop unless marked open (open loop: fixed arrival rate, measured from the\n")
-	w("intended send time, so stalls are not hidden). Your numbers will differ with the machine; the ratios and the\n")
-	w("shape of the curves are what carry over. To refresh this page:\n\n")
+	w("intended send time, so stalls are not hidden). Your numbers will differ with the machine, and on a busy or\n")
+	w("virtual machine from one run to the next (fsync latency most of all); compare figures within one run — the\n")
+	w("ratios and the shape of the curves are what carry over. To refresh this page:\n\n")
 	w("```sh\nmake build\nbin/kvchaos bench --full --out /tmp/bench\ncp /tmp/bench/bench.json docs/data/bench.json\nbin/kvchaos docs\n```\n")
 
 	w("\n## Guidance from these numbers\n\n")
@@ -208,12 +209,31 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 		w("| (no write scenario in this run) | | | | | |\n")
 	}
 	w("\n")
-	w("`always` is the only policy under which an acknowledged write survives a power loss; group commit makes it\n")
-	w("cheap under concurrency (one fsync covers every writer waiting), so its cost is mostly felt by a single client\n")
-	w("writing one key at a time, which pays a whole fsync per request.\n\n")
+	lo1, hi1, okOne := ratioRange(bench, 1)
+	loN, hiN, okMax := ratioRange(bench, maxC)
+	w("`always` is the only policy under which an acknowledged write survives a power loss, and it pays an fsync\n")
+	w("before every answer. ")
+	if okOne && okMax && maxC > 1 {
+		w("In this run it reached %.0f–%.0f%% of `never`'s throughput at one client and %.0f–%.0f%% at %d clients. ", lo1, hi1, loN, hiN, maxC)
+		if loN > hi1 {
+			w("Group commit (one fsync shared by every writer waiting) narrows the gap as concurrency grows: the cost is\n")
+			w("felt most by a single client writing one key at a time.\n\n")
+		} else {
+			w("Even with group commit (one fsync shared by every writer waiting) the disk's fsync latency dominated here;\n")
+			w("see the group-commit section for how many transactions one fsync covered.\n\n")
+		}
+	} else {
+		w("\n\n")
+	}
 	w("**When `everysec` is enough.** ")
 	if _, ok := firstPoint(bench, "everysec"); !ok {
 		w("This run did not measure `everysec` (`kvchaos bench --full` does). ")
+	} else if lo, hi, ok := syncRatio(bench, maxC, "everysec", "never"); ok {
+		w("In this run `everysec` reached %.0f–%.0f%% of `never`'s write throughput at %d clients", lo, hi, maxC)
+		if alo, ahi, ok := syncRatio(bench, maxC, "everysec", "always"); ok {
+			w(" (%.1f–%.1f× `always`'s)", alo/100, ahi/100)
+		}
+		w(". ")
 	}
 	w("`everysec` loses nothing on a process crash (the data is in the page cache) and at most about the last second\n")
 	w("of acknowledged writes on a power loss or kernel crash — the suites measure that window with the PowerLoss\n")
@@ -260,6 +280,31 @@ func writeMonitoring(b *strings.Builder, ex *Examples) {
 	w("`kvserver_dataset_bytes / kvserver_max_memory_bytes` (fill of the memory limit),\n")
 	w("`histogram_quantile(0.99, sum by (le, route) (rate(kvserver_http_request_duration_seconds_bucket[5m])))`\n")
 	w("(p99 per route), `increase(kvserver_write_errors_total[5m]) > 0` (the disk refused writes).\n")
+}
+
+// ratioRange returns the lowest and highest always ÷ never throughput, in
+// percent, over the write scenarios at one concurrency.
+func ratioRange(b *Bench, clients int) (lo, hi float64, ok bool) {
+	return syncRatio(b, clients, "always", "never")
+}
+
+// syncRatio returns the lowest and highest throughput of sync policy num
+// over policy den, in percent, over the write scenarios at one concurrency.
+func syncRatio(b *Bench, clients int, num, den string) (lo, hi float64, ok bool) {
+	lo = math.Inf(1)
+	for _, sc := range b.Scenarios {
+		if !sc.Writes {
+			continue
+		}
+		a, ok1 := b.point(sc.Name, num, clients)
+		n, ok2 := b.point(sc.Name, den, clients)
+		if !ok1 || !ok2 || n.OpsPerSec == 0 {
+			continue
+		}
+		r := 100 * a.OpsPerSec / n.OpsPerSec
+		lo, hi, ok = math.Min(lo, r), math.Max(hi, r), true
+	}
+	return lo, hi, ok
 }
 
 func uniqueInts(a, b int) []int {
