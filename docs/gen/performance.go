@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/kvchaos/kvchaos/server/store"
 )
 
 // metricWhy says why a series matters when running kvserver; series not
@@ -238,8 +240,10 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 	w("`everysec` loses nothing on a process crash (the data is in the page cache) and at most about the last second\n")
 	w("of acknowledged writes on a power loss or kernel crash — the suites measure that window with the PowerLoss\n")
 	w("fault. Use it when a second of writes can be replayed from elsewhere; use `never` only for data you can rebuild.\n\n")
-	w("**Sizing `--max-memory`.** kvserver sets Go's soft memory limit to 2 × `--max-memory` + 64 MiB, and accounts\n")
-	w("each key as key + value + content type + 160 bytes. ")
+	w("**Sizing `--max-memory`.** kvserver sets Go's soft memory limit to 2 × `--max-memory` + 64 MiB, capped at three\n")
+	w("quarters of its cgroup's memory limit when it runs under one ([memlimit.go](../cmd/kvserver/memlimit.go)), and\n")
+	w("accounts each key as its key, value and content type, rounded up as Go's allocator rounds them, plus\n")
+	w("`store.KeyOverhead` = %d bytes ([storage.md](storage.md#memory-limit-and-eviction)). ", store.KeyOverhead)
 	worst := 0.0
 	for _, r := range bench.Memory {
 		perAccounted := 0.0
