@@ -10,9 +10,9 @@ BUILD_TIME?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
 GINKGO    := $(BIN)/ginkgo
 # Packages with plain Go tests (everything but the Ginkgo suites).
-UNIT_PKGS := ./server/... ./harness/... ./fault/... ./reports/... ./cmd/...
+UNIT_PKGS := ./server/... ./harness/... ./fault/... ./reports/... ./cmd/... ./docs/...
 
-.PHONY: all build tools deps test unit suites chaos fmt vet clean
+.PHONY: all build tools deps test unit suites chaos docs docs-check bench fmt vet clean
 
 all: build
 
@@ -44,13 +44,27 @@ unit:
 suites: tools build
 	$(GINKGO) -r --race --keep-going --label-filter='!slow' --timeout=20m suites
 
-test: deps tools build vet unit suites
+test: deps tools build vet docs-check unit suites
 
 # chaos is the main job: every suite against the bundled kvserver through
 # `kvchaos run` (reads kvchaos.yaml), which writes JUnit, JSON, HTML and
 # Markdown reports to reports/ and says where the HTML report is.
 chaos: deps tools build
 	$(BIN)/kvchaos run
+
+# docs regenerates docs/ from the route table, live kvservers and
+# docs/data/bench.json; docs-check fails when a page is stale (run in test).
+docs: build
+	$(BIN)/kvchaos docs --server-bin $(BIN)/kvserver
+
+docs-check:
+	$(GO) run ./cmd/kvchaos docs --check
+
+# bench measures kvserver beside a net/http baseline (bench.json, bench.html
+# in reports/bench); `make docs` renders docs/performance-tuning.md from a
+# copy in docs/data/bench.json.
+bench: build
+	$(BIN)/kvchaos bench --server-bin $(BIN)/kvserver --out reports/bench
 
 clean:
 	rm -rf $(BIN) reports/artifacts reports/*.xml reports/*.json reports/*.html reports/*.png \

@@ -173,7 +173,7 @@ func TestSignalWhileLoading(t *testing.T) {
 		if resp.StatusCode == 200 {
 			t.Fatalf("ready before a loading answer was seen: the %d-key load was too quick to observe", keys)
 		}
-		if resp.StatusCode != 503 || !strings.Contains(string(body), `"status":"loading"`) {
+		if resp.StatusCode != 503 || !strings.Contains(string(body), `"details":{"status":"loading"}`) {
 			t.Fatalf("readyz while loading: %d %s", resp.StatusCode, body)
 		}
 		sawLoading = true

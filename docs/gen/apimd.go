@@ -94,7 +94,7 @@ func APIPage(root string) ([]byte, error) {
 	for _, f := range ex.Flags {
 		w("| `--%s` | `KVSERVER_%s` | %s |\n", f.Name, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")), f.Usage)
 	}
-	w("\n## Errors\n\nEvery error response except `/readyz`'s 503 has this body, and each code is always sent with the same status:\n\n")
+	w("\n## Errors\n\nEvery error response has this body, and each code is always sent with the same status:\n\n")
 	w("```json\n{\"error\":{\"code\":\"KEY_NOT_FOUND\",\"message\":\"...\",\"request_id\":\"...\",\"details\":{}}}\n```\n\n")
 	w("| Code | Status | When | Example |\n|---|---|---|---|\n")
 	for _, c := range ErrorCodes {

@@ -12,10 +12,9 @@ import (
 // engineModule is the storage engine's module, whose version /version reports.
 const engineModule = "github.com/tidwall/buntdb"
 
-// statusResponse is the body of /healthz and /readyz.
+// statusResponse is the body of /healthz and of /readyz's 200.
 type statusResponse struct {
 	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
 }
 
 // healthz answers 200 while the process serves.
@@ -23,18 +22,22 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, statusResponse{Status: "ok"})
 }
 
-// readyz answers 200 ready once the store is loaded, and 503 while loading,
-// shutting down, or degraded (the last log write failed).
+// readyz answers 200 ready once the store is loaded, and 503 UNAVAILABLE —
+// in the error envelope, like every non-2xx — while loading, shutting down,
+// or degraded (the last log write failed), with details.status saying which.
 func (s *Server) readyz(c echo.Context) error {
 	ref := s.store.Load()
+	notReady := func(status, reason string) error {
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable, reason, map[string]any{"status": status})
+	}
 	switch {
 	case s.stopping.Load():
-		return c.JSON(http.StatusServiceUnavailable, statusResponse{Status: "shutting_down", Reason: "the server is shutting down"})
+		return notReady("shutting_down", "the server is shutting down")
 	case ref == nil:
-		return c.JSON(http.StatusServiceUnavailable, statusResponse{Status: "loading", Reason: "the store is still loading"})
+		return notReady("loading", "the store is still loading")
 	}
 	if err := ref.Stats().Degraded; err != nil {
-		return c.JSON(http.StatusServiceUnavailable, statusResponse{Status: "degraded", Reason: err.Error()})
+		return notReady("degraded", "degraded: "+err.Error())
 	}
 	return c.JSON(http.StatusOK, statusResponse{Status: "ready"})
 }

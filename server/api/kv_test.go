@@ -298,9 +298,18 @@ func TestHealthReadyVersion(t *testing.T) {
 	auth := "Authorization: Bearer tok"
 	status := func(target string) (int, string) {
 		rec := serve(t, s, request{method: "GET", target: target, hdr: []string{auth}})
-		var b statusResponse
-		decode(t, rec, &b)
-		return rec.Code, b.Status
+		if rec.Code == 200 {
+			var b statusResponse
+			decode(t, rec, &b)
+			return rec.Code, b.Status
+		}
+		var e envelope
+		decode(t, rec, &e)
+		if e.Error.Code != CodeUnavailable {
+			t.Errorf("readyz %d with code %q, want the envelope with %s", rec.Code, e.Error.Code, CodeUnavailable)
+		}
+		st, _ := e.Error.Details["status"].(string)
+		return rec.Code, st
 	}
 	if rec := serve(t, s, request{method: "GET", target: "/healthz"}); rec.Code != 200 || rec.Body.String() != "{\"status\":\"ok\"}\n" {
 		t.Fatalf("healthz without token: %d %s", rec.Code, rec.Body.String())
