@@ -34,15 +34,29 @@ var _ = suite.Setup("reliability", suite.Build{})
 // Nothing may outlive a spec: no server, mount, cgroup or tracer. The
 // bootstrap owns the suite's teardown node, so the check runs after every
 // spec instead: registered first, this cleanup runs last, after the spec's
-// own cleanups (heal, teardown, server kill).
+// own cleanups (heal, teardown, server kill). Processes are matched by the
+// spec's own owner tag (the bootstrap sets KVCHAOS_OWNER to the spec's id),
+// so specs running in parallel (`ginkgo -p`) or other suites running beside
+// this one (`go test ./...`) are not mistaken for leftovers; mounts and
+// cgroups carry no owner, so they are checked when this suite runs alone.
 var _ = BeforeEach(func() {
 	DeferCleanup(func() {
-		// (The fault package's own tests mark their victims "faulttest";
-		// they may run beside this suite under `go test ./...`.)
+		id := suite.SpecID(CurrentSpecReport().FullText())
+		cfg, _ := GinkgoConfiguration()
+		serial := cfg.ParallelTotal == 1
 		Eventually(func() []string {
 			var left []string
 			for _, l := range fault.Leftovers() {
-				if !strings.Contains(l, "=faulttest") {
+				switch {
+				case strings.Contains(l, "=faulttest"):
+					// the fault package's own test victims
+				case strings.HasPrefix(l, "process "):
+					// servers carry the spec's id; tracers and memory
+					// hogs the fault package starts carry their kind
+					if strings.Contains(l, id) || (serial && (strings.Contains(l, "=ioerror)") || strings.Contains(l, "=memory-hog)"))) {
+						left = append(left, l)
+					}
+				case serial:
 					left = append(left, l)
 				}
 			}
@@ -66,7 +80,7 @@ func seeded(stream string) *rand.Rand {
 // the evidence and keeps the data dir when the spec failed.
 func newServer(dataDir string, args ...string) *suite.Env {
 	GinkgoHelper()
-	return suite.New(suite.Options{Args: args, DataDir: dataDir, Env: []string{fault.OwnerEnv + "=reliability"}})
+	return suite.New(suite.Options{Args: args, DataDir: dataDir})
 }
 
 // start starts the server and returns how long it took to be ready.
