@@ -57,6 +57,9 @@ type TargetConfig struct {
 	// AuthToken, when set, is sent by the target's clients and /readyz
 	// probes as a bearer token.
 	AuthToken string
+	// Transport, when set, carries every request of the target's clients
+	// (e.g. a contract.Transport that validates each response).
+	Transport http.RoundTripper
 	// Clock is the run clock; default a new one.
 	Clock *Clock
 	// History receives the operations of the target's clients; default a
@@ -570,7 +573,11 @@ func (t *Target) Client() *Client {
 	id := t.clients
 	t.clients++
 	t.mu.Unlock()
-	return NewClient(ClientConfig{Endpoint: t, ID: id, History: t.cfg.History, AuthToken: t.cfg.AuthToken})
+	cfg := ClientConfig{Endpoint: t, ID: id, History: t.cfg.History, AuthToken: t.cfg.AuthToken}
+	if t.cfg.Transport != nil {
+		cfg.HTTP = &http.Client{Transport: t.cfg.Transport}
+	}
+	return NewClient(cfg)
 }
 
 // Cleanup kills and reaps the process and removes a temp data dir unless

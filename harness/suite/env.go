@@ -106,6 +106,7 @@ func New(o Options) *Env {
 		Bin: bin, Args: args, Env: env, DataDir: o.DataDir,
 		Log: io.MultiWriter(f, ginkgo.GinkgoWriter), AfterStart: o.AfterStart, AuthToken: o.AuthToken,
 		Clock: e.Clock, History: e.History, StartTimeout: o.StartTimeout,
+		Transport: contractTransport(),
 	}
 	t, err := harness.NewTarget(cfg)
 	if err != nil {

@@ -18,3 +18,7 @@ func TestAPI(t *testing.T) {
 }
 
 var _ = suite.Setup("api", suite.Build{})
+
+// Every response a spec of this suite receives is checked against the
+// published API contract.
+var _ = suite.Contract("docs/openapi.yaml")
