@@ -354,11 +354,17 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, h htt
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body []byte, h http.Header) (*http.Response, []byte, error) {
+	base := c.cfg.Endpoint.BaseURL()
+	if base == "" {
+		// No server to send to (between a kill and a restart): the
+		// request was never sent, so it definitely did not happen.
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, ErrNotRunning)
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.Endpoint.BaseURL()+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
