@@ -19,10 +19,10 @@ import (
 )
 
 const (
-	clients       = 256
-	linClients    = 16 // clients on the sampled keys porcupine checks
-	linKeys       = 8
-	requestBudget = 5 * time.Second // no request may outlive it
+	defaultClients = 256 // KVCHAOS_CLIENTS overrides
+	linClients     = 16  // clients on the sampled keys porcupine checks
+	linKeys        = 8
+	requestBudget  = 5 * time.Second // no request may outlive it
 )
 
 // mixed runs clients until ctx ends: the first linClients do gets, puts and
@@ -30,7 +30,7 @@ const (
 // larger key space.
 func mixed(ctx context.Context, t *harness.Target, seed *rand.Rand) {
 	var wg sync.WaitGroup
-	for i := range clients {
+	for i := range intensityInt("KVCHAOS_CLIENTS", defaultClients) {
 		r := rand.New(rand.NewSource(seed.Int63()))
 		c := t.Client().WithTimeout(requestBudget)
 		wg.Add(1)
@@ -70,6 +70,7 @@ func mixed(ctx context.Context, t *harness.Target, seed *rand.Rand) {
 var _ = Describe("concurrent access", Label("reliability", "concurrency"), func() {
 	DescribeTable("256 clients, mixed ops",
 		func(ctx SpecContext, d time.Duration, withFaults bool) {
+			d = intensityDuration("KVCHAOS_DURATION", d)
 			e := newServer("", "--sync", "always")
 			t := e.Target
 			start(e)
@@ -85,7 +86,7 @@ var _ = Describe("concurrent access", Label("reliability", "concurrency"), func(
 				// A CPU-starved window, then a paused one, then recovery.
 				phase := d / 4
 				pause(runCtx, phase)
-				Expect(fault.Apply(runCtx, clock, &fault.CPUStarve{Percent: 10}, t, phase/2)).To(Succeed())
+				Expect(fault.Apply(runCtx, clock, &fault.CPUStarve{Percent: float64(intensityPercent("KVCHAOS_CPU_QUOTA", 10))}, t, phase/2)).To(Succeed())
 				pause(runCtx, phase/4)
 				Expect(fault.Apply(runCtx, clock, &fault.Pause{}, t, min(phase/2, time.Second))).To(Succeed())
 				healed = clock.Now()
@@ -122,7 +123,7 @@ var _ = Describe("concurrent access", Label("reliability", "concurrency"), func(
 			expectPass(res, "porcupine on the sampled keys")
 
 			p50, p99, p999, rate := latencies(h, begin, end)
-			f := artifact.Figures{"clients": clients, "ops_per_sec": rate, "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
+			f := artifact.Figures{"clients": float64(intensityInt("KVCHAOS_CLIENTS", defaultClients)), "ops_per_sec": rate, "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
 				"checked_ops": float64(len(lin))}
 			if withFaults {
 				// The server is back to normal latency after the heals.

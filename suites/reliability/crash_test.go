@@ -32,6 +32,7 @@ func pause(ctx context.Context, d time.Duration) {
 var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 	DescribeTable("SIGKILL at seeded moments during transfers and writes",
 		func(ctx SpecContext, sync string, kills int) {
+			kills = intensityInt("KVCHAOS_CRASHES", kills)
 			e := newServer("", "--sync", sync)
 			t := e.Target
 			start(e)

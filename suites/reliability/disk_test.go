@@ -24,7 +24,7 @@ func statusOf(err error) (int, string) {
 
 var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 	It("answers 507 DISK_FULL on a full disk, keeps reads, and writes again once space is back", func(ctx SpecContext) {
-		d := &fault.DiskFull{Size: 32 << 20}
+		d := &fault.DiskFull{Size: 32 << 20, Leave: intensityBytes("KVCHAOS_FILL_LEVELS", 0)}
 		dir := setup(ctx, d)
 		e := newServer(dir, "--sync", "always")
 		t := e.Target

@@ -92,7 +92,7 @@ func peakRSS(pid int) float64 {
 var _ = Describe("memory limit", Label("reliability", "memory"), func() {
 	DescribeTable("stays under a 128 MiB cgroup limit with --max-memory below it, under heavy writes",
 		func(ctx SpecContext, maxMemory string, bytes int64) {
-			m := &fault.MemoryLimit{Limit: 128 << 20}
+			m := &fault.MemoryLimit{Limit: intensityBytes("KVCHAOS_MEMORY_LIMITS", 128<<20)}
 			e := limited(ctx, m, "--max-memory", maxMemory, "--eviction", "lru", "--sync", "always")
 			t := e.Target
 			start(e)
