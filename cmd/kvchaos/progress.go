@@ -24,6 +24,9 @@ var (
 	willRunRE    = regexp.MustCompile(`^Will run (\d+) of \d+ specs`)
 	suiteEndRE   = regexp.MustCompile(`(SUCCESS!|FAIL!)|^Ran \d+ of \d+ Specs`)
 	failedRE     = regexp.MustCompile(`^• \[(FAILED|PANICKED|TIMEDOUT|INTERRUPTED|ABORTED)\]`)
+	// ginkgo prints a suite's own duration at its end; without -v the whole
+	// suite's output arrives at once, so the clock here would say 0s.
+	tookRE = regexp.MustCompile(`(?:SUCCESS!|FAIL!)\s+(\d[0-9.a-zµ]*s)\b|^Ran \d+ of \d+ Specs in ([0-9.]+) seconds`)
 )
 
 // progress reads ginkgo's output, keeps it in a log, and shows one line per
@@ -41,6 +44,7 @@ type progress struct {
 	suite               string
 	total, done, failed int
 	began               time.Time
+	took                time.Duration // the suite's duration as ginkgo reported it
 	fault               string
 	started             time.Time // of the whole run
 	last                string    // the live line as last drawn
@@ -118,6 +122,13 @@ func (p *progress) line(l string) {
 		p.failed++
 		p.nextFail = true
 	}
+	if m := tookRE.FindStringSubmatch(l); m != nil {
+		if d, err := time.ParseDuration(m[1]); err == nil {
+			p.took = d
+		} else if sec, err := strconv.ParseFloat(m[2], 64); err == nil {
+			p.took = time.Duration(sec * float64(time.Second))
+		}
+	}
 	if p.suite != "" && suiteEndRE.MatchString(l) {
 		p.end()
 		return
@@ -129,7 +140,7 @@ func (p *progress) begin(name string, total int) {
 	if p.suite != "" {
 		p.end()
 	}
-	p.suite, p.total, p.done, p.failed, p.fault, p.began = name, total, 0, 0, "", time.Now()
+	p.suite, p.total, p.done, p.failed, p.fault, p.began, p.took = name, total, 0, 0, "", time.Now(), 0
 	if total >= 0 {
 		p.announce()
 	}
@@ -148,7 +159,15 @@ func (p *progress) end() {
 		verdict = fmt.Sprintf("%d FAILED", p.failed)
 	}
 	// Skipped specs print no "•": a finished suite has done all its specs.
-	msg := fmt.Sprintf("suite %s: done, %d specs, %s, %s", p.suite, max(p.total, 0), verdict, time.Since(p.began).Round(time.Millisecond))
+	took := time.Since(p.began)
+	if p.took > 0 {
+		took = p.took
+	}
+	unit := time.Millisecond
+	if took < unit {
+		unit = time.Microsecond
+	}
+	msg := fmt.Sprintf("suite %s: done, %d specs, %s, %s", p.suite, max(p.total, 0), verdict, took.Round(unit))
 	if p.live {
 		p.clear()
 	}

@@ -66,6 +66,24 @@ func TestProgressPlainLines(t *testing.T) {
 	}
 }
 
+// TestProgressTakesGinkgosDuration: without -v a suite's output arrives all
+// at once when it ends, so the duration shown must be the one ginkgo printed.
+func TestProgressTakesGinkgosDuration(t *testing.T) {
+	in, err := os.ReadFile("testdata/ginkgo/serial.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, log bytes.Buffer
+	p := newProgress(&out, &log, false, t.TempDir())
+	p.Write(in)
+	p.Close()
+	for _, want := range []string{"suite Alpha Suite: done, 3 specs, 1 FAILED, 29ms", "suite Beta Suite: done, 1 specs, ok, 208µs"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestProgressLiveLineRedraws(t *testing.T) {
 	in, err := os.ReadFile("testdata/ginkgo/single.txt")
 	if err != nil {
