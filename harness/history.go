@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -204,12 +207,56 @@ func roundTrip(v, into any) error {
 
 // WriteJSON writes v as indented JSON to path.
 func WriteJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", " ")
+	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = writeJSON(w, v)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeJSON writes a slice as a JSON array with one compact element per
+// line (a 30-second history is hundreds of MB indented; this is valid JSON
+// that still reads and greps line by line), and anything else indented.
+func writeJSON(w io.Writer, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		b, err := json.MarshalIndent(v, "", " ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	if _, err := io.WriteString(w, "["); err != nil {
+		return err
+	}
+	for i := range rv.Len() {
+		b, err := json.Marshal(rv.Index(i).Interface())
+		if err != nil {
+			return err
+		}
+		sep := ",\n"
+		if i == 0 {
+			sep = "\n"
+		}
+		if _, err := io.WriteString(w, sep); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, "\n]\n")
+	return err
 }
