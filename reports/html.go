@@ -49,10 +49,12 @@ type view struct {
 	// FaultedSpecs and FaultedFailed count the specs that ran under
 	// faults, and those of them that failed.
 	FaultedSpecs, FaultedFailed int
-	// Lost sums the specs' lost_writes figures; LostKnown says whether any
-	// spec reported one.
-	Lost      float64
-	LostKnown bool
+	// Lost sums the lost_writes figures of failed specs (losses the server
+	// did not promise), LostAllowed those of passing specs (losses within
+	// what the server promises, e.g. --sync never under power loss);
+	// LostKnown says whether any spec reported one.
+	Lost, LostAllowed float64
+	LostKnown         bool
 }
 
 // Survived counts the specs that ran under faults and passed.
@@ -167,7 +169,11 @@ func WriteHTML(run *Run, trend []TrendPoint, w io.Writer) error {
 // tally adds a spec's faults and losses to the run's totals.
 func (v *view) tally(sp Spec) {
 	if n, ok := sp.Figures["lost_writes"]; ok {
-		v.Lost += n
+		if sp.Failed {
+			v.Lost += n
+		} else {
+			v.LostAllowed += n
+		}
 		v.LostKnown = true
 	}
 	if sp.Evidence == nil || len(sp.Evidence.Faults) == 0 {
