@@ -284,11 +284,18 @@ func (e *Env) cleanup() {
 	_ = e.Target.Kill()
 	races := e.Target.RaceReports()
 	failed := ginkgo.CurrentSpecReport().Failed() || races > 0
-	keep := failed || os.Getenv(EnvKeepArtifacts) == "1"
-	// A failed spec's data dir was copied into its artifacts: the temp
-	// original goes either way, unless the copy is missing or asked for.
+	keepEnv := os.Getenv(EnvKeepArtifacts) == "1"
+	keep := failed || keepEnv
+	// A failed spec's data dir was copied into its artifacts (capture);
+	// with KVCHAOS_KEEP_ARTIFACTS=1 a passing spec's is copied now. The temp
+	// original then goes either way: only a missing copy keeps it.
 	_, copyErr := os.Stat(filepath.Join(e.Dir, artifact.DataDir))
-	_ = e.Target.Cleanup(os.Getenv(EnvKeepArtifacts) == "1" || (failed && copyErr != nil))
+	if copyErr != nil && keepEnv {
+		if dir := e.Target.DataDir(); dir != "" {
+			copyErr = copyDir(dir, filepath.Join(e.Dir, artifact.DataDir))
+		}
+	}
+	_ = e.Target.Cleanup(keep && copyErr != nil)
 	_ = e.logFile.Close()
 
 	ops := e.History.Ops()
