@@ -136,8 +136,16 @@ func tighten(part []porcupine.Operation) ([]porcupine.Operation, string) {
 		tightenWindows(part, out, writes2idx(writes), observed)
 	}
 	if !unknownWrites {
+		// firstRet holds, per revision at which the key was present, the
+		// earliest return of an op that saw or made it. A write that left
+		// the key absent (a delete) does not count: an If-Match on that
+		// revision is refused because the key is gone, not because a later
+		// write replaced it.
 		firstRet := map[uint64]int64{}
 		for _, x := range revd {
+			if m := part[x.i].Metadata.(opMeta); m.Role == roleWrite && !leavesPresent(part[x.i].Input.(regInput)) {
+				continue
+			}
 			if t, ok := firstRet[x.rev]; !ok || part[x.i].Return < t {
 				firstRet[x.rev] = part[x.i].Return
 			}

@@ -182,3 +182,16 @@ func TestTightenAgreesWithPlainSearch(t *testing.T) {
 	}
 	t.Logf("%d of 300 histories illegal, %d disagreements", illegal, disagree)
 }
+
+// TestRefusedCASOnADeletedRevisionIsLinearizable: If-Match on the revision
+// a DELETE returned is refused because the key is gone, not because a later
+// write replaced it; tightening must not treat it as the latter (a false
+// positive found in review).
+func TestRefusedCASOnADeletedRevisionIsLinearizable(t *testing.T) {
+	h := new(hb).put(0, "k", "a", 0, 1, 1).del(0, "k", 2, 3, 2, true).
+		cas(1, "k", "x", 2, 4, 5, 0, false).
+		put(0, "k", "b", 6, 7, 3)
+	if err := Linearizable(h.ops, LinearizableOptions{}).Err(); err != nil {
+		t.Fatalf("a linearizable history was flagged: %v", err)
+	}
+}
