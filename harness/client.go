@@ -505,7 +505,10 @@ func (r *recording) finish(resp *http.Response, err error, out any) {
 			i := int(idx)
 			op.Output = OpOutput{FailedOp: &i}
 		}
-	case errors.Is(err, ErrIndeterminate) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrIndeterminate) || errors.Is(err, context.DeadlineExceeded),
+		op.Status >= 200 && op.Status <= 299:
+		// (A 2xx whose body could not be decoded: the server applied the
+		// op, but what it answered is not known.)
 		op.Outcome, op.Error = artifact.OutcomeUnknown, err.Error()
 	default:
 		op.Outcome, op.Error = artifact.OutcomeFail, err.Error()

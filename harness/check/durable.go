@@ -38,7 +38,10 @@ func Durable(h []artifact.Op, from float64) Result {
 			continue
 		}
 		for _, r := range reads(op) {
-			if t, ok := rewritten[r.Key]; ok && op.Call >= t {
+			// A read still running when the key was written again may
+			// already see that write: only reads that returned before it
+			// show what survived.
+			if t, ok := rewritten[r.Key]; ok && op.Return >= t {
 				continue
 			}
 			if f, ok := first[r.Key]; !ok || op.Call < f.Op.Call {
