@@ -14,6 +14,9 @@ import (
 	"github.com/kvchaos/kvchaos/server/store"
 )
 
+// maxBodyLimit caps --max-value-size and --max-body-size.
+const maxBodyLimit = 512 << 20
+
 // envPrefix prefixes the environment variable of every flag:
 // --max-memory is also KVSERVER_MAX_MEMORY.
 const envPrefix = "KVSERVER_"
@@ -139,6 +142,10 @@ func (c *config) validate() error {
 		return errors.New("--max-batch-ops must be at least 1")
 	case c.GroupCommitMax < 1:
 		return errors.New("--group-commit-max must be at least 1")
+	case c.MaxValueSize > maxBodyLimit || c.MaxBodySize > maxBodyLimit:
+		// One transaction is one log record, and a record carries at most
+		// 1 GiB (wal.MaxPayload): a larger one could not be read back.
+		return fmt.Errorf("--max-value-size and --max-body-size must be at most %d bytes (512MiB)", maxBodyLimit)
 	case c.MaxTTL <= 0:
 		return errors.New("--max-ttl must be positive")
 	case c.LogFormat != "json" && c.LogFormat != "text":

@@ -144,8 +144,13 @@ func (s *Store) commitGroup(group []*request) {
 			serr = classify(err)
 		}
 		s.log.Error(what+": transactions not applied", "err", err, "transactions", len(wrote))
-		for _, r := range wrote {
-			r.res, r.err = TxResult{}, serr
+		// Every transaction of the group fails, not only those that wrote:
+		// one refused on a condition may have seen another's pending change
+		// that never happened, and one not yet planned has no answer.
+		for _, r := range group {
+			if r.expire == nil && !r.evict {
+				r.res, r.err = TxResult{}, serr
+			}
 		}
 		s.counters.writeErrors.Add(1)
 		s.degraded.Store(&degradedErr{serr})
@@ -217,11 +222,19 @@ func (s *Store) commitGroup(group []*request) {
 					err = fmt.Errorf("store: panic in apply: %v\n%s", p, debug.Stack())
 				}
 			}()
-			return pend.write(tx)
+			if err := pend.write(tx); err != nil {
+				return err
+			}
+			// Inside the write transaction: a reader never sees the new
+			// items with the old revision.
+			s.rev.Store(rev)
+			return nil
 		})
 		if err != nil {
 			// The log holds the group but memory does not: a restart
-			// would bring it back, so the outcome is unknown to clients.
+			// brings it back, so the outcome is unknown to clients; the
+			// revisions are used up either way.
+			s.rev.Store(rev)
 			fail(fmt.Errorf("%w: logged but not applied in memory: %v", ErrIO, err), "apply failed")
 			return
 		}
@@ -255,10 +268,15 @@ func (s *Store) reindex(pend *pending) {
 	now := s.opts.Now().UnixNano()
 	_ = s.db.View(func(tx *buntdb.Tx) error {
 		for k := range pend.keys {
-			if it, ok, _ := s.lookup(tx, k, now); ok {
-				s.idx.put(k, accountedSize(k, len(it.value), it.contentType), it.expiresAt, now)
-			} else {
+			// Expired keys still in buntdb are indexed again too (and
+			// go back on the expiry heap), or they would never be swept.
+			v, err := tx.Get(k)
+			if err != nil {
 				s.idx.remove(k)
+				continue
+			}
+			if it, err := decodeItem(v); err == nil {
+				s.idx.put(k, accountedSize(k, len(it.value), it.contentType), it.expiresAt, now)
 			}
 		}
 		return nil

@@ -108,6 +108,7 @@ func (s *Store) recover() error {
 		s.log.Info("snapshot loaded", "file", newest.Path, "revision", snapRev, "keys", info.Entries)
 	}
 	rev := snapRev
+	loggedRev := snapRev // the highest revision a kept record carries
 	var (
 		lastPath  string
 		lastEnd   int64
@@ -130,6 +131,7 @@ func (s *Store) recover() error {
 				return &wal.CorruptError{Path: seg.Path, Offset: off, Reason: fmt.Sprintf("revision %d after %d", tx.Revision, rev)}
 			}
 			rev = tx.Revision
+			loggedRev = rev
 			for _, mu := range tx.Mutations {
 				if mutant.ttlReset && mu.ExpiresAt != 0 {
 					mu.ExpiresAt = mutantResetTTL(mu.ExpiresAt, tx.Time, now)
@@ -145,6 +147,12 @@ func (s *Store) recover() error {
 		}
 		// The payloads alias the mapped file: read them before unmapping.
 		beyondRev := wal.MaxRevision(res.BeyondPayloads)
+		// A genuine dropped record takes at least a header's worth of the
+		// dropped bytes per revision: anything higher is a record forged
+		// inside a stored value, not one the log wrote.
+		if bound := rev + uint64(res.TornBytes()/wal.HeaderSize); beyondRev > bound {
+			beyondRev = bound
+		}
 		res.BeyondPayloads = nil
 		m.Close()
 		if err != nil {
@@ -174,6 +182,18 @@ func (s *Store) recover() error {
 	s.wlog, err = wal.OpenLog(dir, lastPath, lastEnd, rev+1, olderSize)
 	if err != nil {
 		return err
+	}
+	if rev > loggedRev {
+		// The revision was raised past records dropped with a torn tail:
+		// log an empty transaction at it, so the next start (or a repair)
+		// does not hand those revisions out again.
+		floor := wal.Tx{Revision: rev, Time: now, Synced: s.wlog.Synced()}
+		if err := s.wlog.Append(wal.AppendTxRecord(nil, &floor)); err != nil {
+			return fmt.Errorf("log the revision floor: %w", err)
+		}
+		if err := s.wlog.Sync(true); err != nil {
+			return fmt.Errorf("log the revision floor: %w", err)
+		}
 	}
 	s.dropCovered(snapRev)
 	return nil

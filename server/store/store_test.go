@@ -497,4 +497,29 @@ func TestOutOfOrderWritebackRecovers(t *testing.T) {
 	if r := put(t, s, "next", "x"); r.Revision != 5 {
 		t.Fatalf("revision %d after dropping records up to 4", r.Revision)
 	}
+	// The raised revision survives the next restart too (it is logged).
+	s.Close()
+	s = open(t, dir)
+	if r := put(t, s, "again", "x"); r.Revision != 6 {
+		t.Fatalf("revision %d after a second restart, want 6", r.Revision)
+	}
+}
+
+// TestForgedRecordInAValue: a stored value may contain bytes that look like
+// a log record. When the record holding it is torn, recovery must not take
+// the forged record's revision (here the largest there is) for a real one.
+func TestForgedRecordInAValue(t *testing.T) {
+	dir := t.TempDir()
+	forged := wal.AppendTxRecord(nil, &wal.Tx{Revision: 1<<64 - 1, Mutations: []wal.Mutation{{Type: wal.Set, Key: "evil", Value: []byte("x")}}})
+	first := wal.AppendTxRecord(nil, &wal.Tx{Revision: 1, Mutations: []wal.Mutation{{Type: wal.Set, Key: "k1", Value: []byte("v")}}})
+	carrier := wal.AppendTxRecord(nil, &wal.Tx{Revision: 2, Synced: int64(len(first)), Mutations: []wal.Mutation{{Type: wal.Set, Key: "k2", Value: forged}}})
+	carrier[16] ^= 0xff // torn: its checksum no longer matches
+	os.WriteFile(filepath.Join(dir, wal.SegmentName(1)), append(first, carrier...), 0o644)
+	s := open(t, dir)
+	mustGet(t, s, "k1", "v")
+	mustAbsent(t, s, "k2")
+	mustAbsent(t, s, "evil")
+	if r := put(t, s, "next", "x"); r.Revision < 2 || r.Revision > 100 {
+		t.Fatalf("revision %d after a torn record carrying a forged one", r.Revision)
+	}
 }

@@ -28,6 +28,10 @@ type Log struct {
 	end    int64 // end of the last complete, kept write
 	synced int64 // bytes of the current segment known to be on stable storage
 	dirty  bool  // bytes past end may be in the file and must be cut first
+	// syncBroken is set when an fsync failed without the unsynced bytes
+	// being cut back (a periodic sync): Linux may have dropped those dirty
+	// pages, so the watermark never advances again in this process.
+	syncBroken bool
 	older  int64 // bytes of older segments still on disk
 }
 
@@ -130,10 +134,12 @@ func (l *Log) Sync(cutBack bool) error {
 			if terr := l.f.Truncate(l.end); terr == nil {
 				l.dirty = false
 			}
+		} else {
+			l.syncBroken = true
 		}
 		return fmt.Errorf("fsync log %s: %w", path, err)
 	}
-	if end > l.synced {
+	if end > l.synced && !l.syncBroken {
 		l.synced = end
 	}
 	return nil
@@ -151,6 +157,15 @@ func (l *Log) Rotate(first uint64) error {
 	defer l.mu.Unlock()
 	if l.end == 0 {
 		return nil // the current segment is empty and already starts there
+	}
+	if l.dirty { // a failed write's bytes must not be closed into an old segment
+		if err := l.f.Truncate(l.end); err != nil {
+			return fmt.Errorf("cut log back to %d before rotating: %w", l.end, err)
+		}
+		if err := l.f.Sync(); err != nil {
+			return fmt.Errorf("fsync log before rotating: %w", err)
+		}
+		l.dirty = false
 	}
 	old, oldEnd := l.f, l.end
 	if err := l.create(first); err != nil {

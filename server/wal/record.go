@@ -209,6 +209,16 @@ func findValidRecord(data []byte, from int64) (int64, bool) {
 			return 0, false
 		}
 		at := from + int64(i)
+		// A real record at offset at cannot claim more fsynced bytes than
+		// lie before it: checked before the (costly) checksum, this also
+		// rejects records forged inside a stored value that claim the log
+		// was synced past the damage.
+		if len(data)-int(at) >= HeaderSize {
+			if synced := int64(binary.LittleEndian.Uint64(data[at+8 : at+16])); synced < 0 || synced > at {
+				from = at + 1
+				continue
+			}
+		}
 		if _, _, _, reason := parseRecord(data, at); reason == "" {
 			return at, true
 		}
