@@ -32,7 +32,7 @@ type Log struct {
 	// being cut back (a periodic sync): Linux may have dropped those dirty
 	// pages, so the watermark never advances again in this process.
 	syncBroken bool
-	older  int64 // bytes of older segments still on disk
+	older      int64 // bytes of older segments still on disk
 }
 
 // OpenLog opens the segment at path for appending at offset end (the end of
