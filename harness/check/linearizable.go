@@ -38,6 +38,7 @@ func Linearizable(h []artifact.Op, o LinearizableOptions) Result {
 		return res
 	}
 	res.Checked = len(ops)
+	res.Violations = append(res.Violations, revisionOrder(h)...)
 	parts := registerModel.Partition(ops)
 	deadline := time.Now().Add(o.Timeout)
 	var illegal [][]porcupine.Operation

@@ -112,3 +112,18 @@ func TestLinearizableTimeoutIsInconclusive(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestRevisionOrderAcrossKeys: the store-wide revision must rise between
+// writes to different keys too, which per-key partitions cannot see.
+func TestRevisionOrderAcrossKeys(t *testing.T) {
+	backwards := new(hb).put(0, "a", "x", 0, 1, 10).put(1, "b", "y", 2, 3, 5)
+	res := Linearizable(backwards.ops, LinearizableOptions{})
+	if res.OK() || !strings.Contains(res.Err().Error(), "revision went backwards") {
+		t.Fatalf("a revision going backwards across keys passed: %v", res.Err())
+	}
+	fine := new(hb).put(0, "a", "x", 0, 1, 1).put(1, "b", "y", 2, 3, 2).
+		put(2, "c", "z", 2.5, 4, 4).put(3, "d", "w", 2.6, 3.5, 3) // concurrent: any order
+	if err := Linearizable(fine.ops, LinearizableOptions{}).Err(); err != nil {
+		t.Fatalf("a valid history was flagged: %v", err)
+	}
+}
