@@ -70,16 +70,11 @@ func (c *CrashStates) Setup(context.Context) (string, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	base, err := os.MkdirTemp("", "kvchaos-crashstates-")
+	base, err := makeLazyBase("crashstates", "states")
 	if err != nil {
-		return "", fmt.Errorf("crash-states setup: %w", err)
+		return "", err
 	}
 	c.base = base
-	for _, d := range []string{"disk", "data", "states"} {
-		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
-			return "", fmt.Errorf("crash-states setup: %w", err)
-		}
-	}
 	l, err := lazyfs.MountWith(filepath.Join(base, "data"), filepath.Join(base, "disk"), c.snapshot)
 	if err != nil {
 		return "", fmt.Errorf("crash-states: %w", err)
@@ -148,17 +143,7 @@ func (c *CrashStates) Teardown(context.Context) error {
 	l, base := c.fs, c.base
 	c.fs, c.base = nil, ""
 	c.mu.Unlock()
-	var errs []error
-	if l != nil {
-		errs = append(errs, l.Unmount())
-	}
-	if base != "" {
-		errs = append(errs, os.RemoveAll(base))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("crash-states teardown: %w", err)
-	}
-	return nil
+	return removeLazyBase("crash-states", l, base)
 }
 
 // copyTree copies the regular files and dirs of src to dst. A file removed

@@ -65,16 +65,11 @@ func (p *PowerLoss) Setup(context.Context) (string, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	base, err := os.MkdirTemp("", "kvchaos-powerloss-")
+	base, err := makeLazyBase("powerloss")
 	if err != nil {
-		return "", fmt.Errorf("power-loss setup: %w", err)
+		return "", err
 	}
 	p.base = base
-	for _, d := range []string{"disk", "data"} {
-		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
-			return "", fmt.Errorf("power-loss setup: %w", err)
-		}
-	}
 	if err := p.mount(); err != nil {
 		return "", err
 	}
@@ -167,17 +162,7 @@ func (p *PowerLoss) Inject(ctx context.Context, t Target) error {
 func (p *PowerLoss) Teardown(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var errs []error
-	if p.fs != nil {
-		errs = append(errs, p.fs.Unmount())
-		p.fs = nil
-	}
-	if p.base != "" {
-		errs = append(errs, os.RemoveAll(p.base))
-		p.base = ""
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("power-loss teardown: %w", err)
-	}
-	return nil
+	fs, base := p.fs, p.base
+	p.fs, p.base = nil, ""
+	return removeLazyBase("power-loss", fs, base)
 }

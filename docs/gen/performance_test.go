@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kvchaos/kvchaos/harness/bench"
 )
 
 const benchFixture = `{
@@ -55,5 +57,40 @@ func TestPerformancePage(t *testing.T) {
 	write(t, filepath.Join(root, BenchFile), []byte(`{"schema": 2}`))
 	if _, err := PerformancePage(root); err == nil || !strings.Contains(err.Error(), "schema 2") {
 		t.Fatalf("an unknown schema rendered: %v", err)
+	}
+}
+
+// TestBenchMirrorMatchesTheBenchSchema guards the copy of bench.json's
+// shape kept in this package (Bench) against drift from harness/bench's
+// Report, which writes the file: the committed data must read the same
+// through both.
+func TestBenchMirrorMatchesTheBenchSchema(t *testing.T) {
+	mine, err := LoadBench(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := bench.ReadJSON(filepath.Join(repoRoot, BenchFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine.Points) != len(theirs.Points) || len(mine.Points) == 0 {
+		t.Fatalf("%d points here, %d in harness/bench", len(mine.Points), len(theirs.Points))
+	}
+	for i, p := range mine.Points {
+		q := theirs.Points[i]
+		if p.Scenario != q.Scenario || p.Target != q.Target || p.Sync != q.Sync || p.Eviction != q.Eviction ||
+			p.Clients != q.Clients || p.OpsPerSec != q.OpsPerSec || p.RatioToBaseline != q.Ratio {
+			t.Fatalf("point %d reads differently: here %+v, harness/bench %+v", i, p, q)
+		}
+		if p.Server != nil && p.Server.TxPerFsync != q.Server.TxPerFsync {
+			t.Fatalf("point %d: tx/fsync %v here, %v in harness/bench", i, p.Server.TxPerFsync, q.Server.TxPerFsync)
+		}
+	}
+	if (mine.GroupCommit == nil) != (theirs.GroupCommit == nil) ||
+		(mine.GroupCommit != nil && mine.GroupCommit.Gain != theirs.GroupCommit.Gain) {
+		t.Fatal("the group-commit section reads differently")
+	}
+	if len(mine.Memory) != len(theirs.Memory) || len(mine.Recovery) != len(theirs.Recovery) {
+		t.Fatal("the memory or recovery sections read differently")
 	}
 }

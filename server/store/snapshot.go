@@ -24,14 +24,14 @@ func (s *Store) maybeSnapshot() {
 	if size < s.opts.CompactMinBytes || size < 2*dataset {
 		return
 	}
-	s.Snapshot()
+	s.snapshot()
 }
 
-// Snapshot writes a snapshot of the current state in the background unless
+// snapshot writes a snapshot of the current state in the background unless
 // one is running. It returns at once; Stats().Snapshots counts completed
-// snapshots. It must not run beside a commit: the committer calls it between
-// groups.
-func (s *Store) Snapshot() {
+// snapshots. It must not run beside a commit, so only the committer calls
+// it, between groups.
+func (s *Store) snapshot() {
 	if !s.snapshotting.CompareAndSwap(false, true) {
 		return
 	}

@@ -222,9 +222,9 @@ func (s *Store) Head(key string) (Meta, error) {
 	return e.Meta, err
 }
 
-// List returns up to limit keys (all when limit <= 0... capped at 10000)
-// that start with prefix and sort after after, in order, and the key to pass
-// as after for the next page ("" when there is none).
+// List returns up to limit keys (10000 when limit is <= 0 or larger) that
+// start with prefix and sort after after, in order, and the key to pass as
+// after for the next page ("" when there is none).
 func (s *Store) List(prefix, after string, limit int) ([]Meta, string, error) {
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
