@@ -6,13 +6,29 @@ import (
 )
 
 // hb builds histories for the checkers' self-tests. Times are in seconds.
-type hb struct{ ops []artifact.Op }
+// A successful put answers Created (201) when the builder has not seen the
+// key written, or has seen it deleted, in the order ops are added: tests
+// add ops in their linearization order unless they mean otherwise.
+type hb struct {
+	ops  []artifact.Op
+	live map[string]bool
+}
+
+// created notes a successful write of key and says whether it was new.
+func (b *hb) created(key string) bool {
+	if b.live == nil {
+		b.live = map[string]bool{}
+	}
+	was := b.live[key]
+	b.live[key] = true
+	return !was
+}
 
 func ref(v string) *harness.ValueRef { r := harness.RefOf([]byte(v)); return &r }
 
 func (b *hb) put(client int, key, val string, call, ret float64, rev uint64) *hb {
 	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindPut, Key: key, Call: call, Return: ret,
-		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Value: ref(val)}, Output: harness.OpOutput{Revision: rev}})
+		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Value: ref(val)}, Output: harness.OpOutput{Revision: rev, Created: b.created(key)}})
 	return b
 }
 
@@ -48,6 +64,9 @@ func (b *hb) del(client int, key string, call, ret float64, rev uint64, found bo
 	if !found {
 		op.Outcome, op.Status, op.Error, op.Output = artifact.OutcomeFail, 404, "KEY_NOT_FOUND", nil
 	}
+	if b.live != nil {
+		b.live[key] = false
+	}
 	b.ops = append(b.ops, op)
 	return b
 }
@@ -77,4 +96,21 @@ func getRes(key, val string, rev uint64) harness.BatchResult {
 		return harness.BatchResult{Op: harness.BatchGet, Key: key}
 	}
 	return harness.BatchResult{Op: harness.BatchGet, Key: key, Found: true, Ref: ref(val), Revision: rev}
+}
+
+// putAnswered records a successful put whose answer says created (201) or
+// not (200), whatever the builder thinks.
+func (b *hb) putAnswered(client int, key, val string, call, ret float64, rev uint64, created bool) *hb {
+	b.created(key)
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindPut, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Value: ref(val)}, Output: harness.OpOutput{Revision: rev, Created: created}})
+	return b
+}
+
+func delRes(key string, deleted bool) harness.BatchResult {
+	return harness.BatchResult{Op: harness.BatchDelete, Key: key, Deleted: deleted}
+}
+
+func setRes(key string, rev uint64, created bool) harness.BatchResult {
+	return harness.BatchResult{Op: harness.BatchSet, Key: key, Revision: rev, Created: created}
 }

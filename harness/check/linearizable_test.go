@@ -40,7 +40,7 @@ func TestLinearizable(t *testing.T) {
 			batch(1, []harness.BatchOp{harness.Set("a", []byte("a1")), harness.Set("b", []byte("b1"))}, 2, 3, 3, nil, -1).
 			get(2, "a", "a1", 4, 5, 3).get(2, "b", "b0", 6, 7, 2), "not linearizable"},
 		{"batch get sees its own earlier set", new(hb).
-			batch(1, []harness.BatchOp{harness.Set("a", []byte("x")), harness.GetOp("a")}, 0, 1, 1, []harness.BatchResult{{Op: "set", Key: "a"}, getRes("a", "x", 1)}, -1), ""},
+			batch(1, []harness.BatchOp{harness.Set("a", []byte("x")), harness.GetOp("a")}, 0, 1, 1, []harness.BatchResult{{Op: "set", Key: "a", Created: true}, getRes("a", "x", 1)}, -1), ""},
 		{"batch check failed although it held", new(hb).put(0, "a", "a0", 0, 1, 1).
 			batch(1, []harness.BatchOp{harness.CheckRev("a", 1), harness.Set("a", []byte("a1"))}, 2, 3, 0, nil, 0), "not linearizable"},
 		{"batch check failed and nothing applied", new(hb).put(0, "a", "a0", 0, 1, 1).

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -42,12 +43,31 @@ type subOp struct {
 	IfAbsent bool   // set/check: key must not exist
 	// MustExist: a single DELETE of an absent key fails (404).
 	MustExist bool
+	// Saw is what a successful write's answer said about the key just
+	// before it: a PUT answered 201 Created or a delete answered
+	// deleted:false saw it absent, a PUT answered 200 or a delete answered
+	// deleted:true saw it present.
+	Saw seen
 	// Index is the op's index in its batch (0 for a single request).
 	Index int
 	// Get results (batch get or single get).
 	Found    bool
 	GotValue string
 	GotRev   uint64
+}
+
+// seen is an answer's word on whether a key existed.
+type seen int8
+
+const (
+	seenNothing seen = iota
+	seenAbsent
+	seenPresent
+)
+
+// holds says whether the observation agrees with s.
+func (o seen) holds(s regState) bool {
+	return o == seenNothing || (o == seenPresent) == s.Exists
 }
 
 // regInput is one porcupine operation on one key.
@@ -91,12 +111,12 @@ func apply(s regState, in regInput, out regOutput) (bool, regState) {
 	for _, o := range in.Ops {
 		switch o.Op {
 		case harness.BatchSet:
-			if !condHolds(s, o) || !orderOK() {
+			if !condHolds(s, o) || !o.Saw.holds(s) || !orderOK() {
 				return false, s
 			}
 			s = regState{Exists: true, Value: o.Value, Rev: out.Rev, Loose: out.Rev == 0}
 		case harness.BatchDelete:
-			if !condHolds(s, o) || (o.MustExist && !s.Exists) || !orderOK() {
+			if !condHolds(s, o) || (o.MustExist && !s.Exists) || !o.Saw.holds(s) || !orderOK() {
 				return false, s
 			}
 			s = regState{Rev: out.Rev, Loose: out.Rev == 0}
@@ -290,6 +310,12 @@ func describeReg(in regInput, out regOutput) string {
 		if o.IfAbsent && o.Op != harness.BatchCheck {
 			s += " if absent"
 		}
+		switch o.Saw {
+		case seenAbsent:
+			s += " (was absent)"
+		case seenPresent:
+			s += " (was present)"
+		}
 	}
 	switch {
 	case out.Unknown:
@@ -408,18 +434,48 @@ func project(op artifact.Op, in harness.OpInput, out harness.OpOutput) (map[stri
 		ro.Rev = 0
 	case harness.KindPut, harness.KindCAS:
 		if in.Value == nil { // a conditional delete
-			sub[op.Key] = []subOp{{Op: harness.BatchDelete, IfMatch: in.IfMatch, MustExist: true}}
+			s := subOp{Op: harness.BatchDelete, IfMatch: in.IfMatch, MustExist: true}
+			if op.Outcome == artifact.OutcomeOK {
+				s.Saw = sawDeleted(out.Found)
+			}
+			sub[op.Key] = []subOp{s}
 			break
 		}
-		sub[op.Key] = []subOp{{Op: harness.BatchSet, Value: value(in.Value), IfMatch: in.IfMatch, IfAbsent: in.IfNoneMatch}}
+		s := subOp{Op: harness.BatchSet, Value: value(in.Value), IfMatch: in.IfMatch, IfAbsent: in.IfNoneMatch}
+		if op.Outcome == artifact.OutcomeOK {
+			// 201 Created: the key was new; 200: it was overwritten.
+			s.Saw = seenPresent
+			if out.Created || op.Status == http.StatusCreated {
+				s.Saw = seenAbsent
+			}
+		}
+		sub[op.Key] = []subOp{s}
 	case harness.KindDelete:
-		sub[op.Key] = []subOp{{Op: harness.BatchDelete, MustExist: true}}
+		s := subOp{Op: harness.BatchDelete, MustExist: true}
+		if op.Outcome == artifact.OutcomeOK {
+			s.Saw = sawDeleted(out.Found)
+		}
+		sub[op.Key] = []subOp{s}
 	case harness.KindBatch:
 		for i, b := range in.Ops {
 			s := subOp{Op: b.Op, Index: i}
+			var res *harness.BatchResult
+			if op.Outcome == artifact.OutcomeOK && i < len(out.Results) && out.Results[i].Op == b.Op && out.Results[i].Key == b.Key {
+				res = &out.Results[i]
+			}
 			switch b.Op {
 			case harness.BatchSet:
 				s.Value = value(b.Ref)
+				if res != nil {
+					s.Saw = seenPresent
+					if res.Created {
+						s.Saw = seenAbsent
+					}
+				}
+			case harness.BatchDelete:
+				if res != nil {
+					s.Saw = sawDeleted(res.Deleted)
+				}
 			case harness.BatchCheck:
 				s.IfMatch = b.Revision
 				s.IfAbsent = b.Exists != nil && !*b.Exists
@@ -441,6 +497,14 @@ func project(op artifact.Op, in harness.OpInput, out harness.OpOutput) (map[stri
 		return nil, ro, false
 	}
 	return sub, ro, len(sub) > 0
+}
+
+// sawDeleted is what a delete's answer (deleted: true or false) says.
+func sawDeleted(deleted bool) seen {
+	if deleted {
+		return seenPresent
+	}
+	return seenAbsent
 }
 
 // roleOf says whether a successful op's projection onto one key wrote it

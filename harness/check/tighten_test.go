@@ -61,8 +61,8 @@ func simulate(seed uint64, clients, opsPer int, deletes bool) []artifact.Op {
 		case harness.KindPut:
 			rev++
 			in := op.Input.(harness.OpInput)
+			op.Output = harness.OpOutput{Revision: rev, Created: cur == nil}
 			cur, curRev = in.Value, rev
-			op.Output = harness.OpOutput{Revision: rev}
 		case harness.KindDelete:
 			if cur == nil {
 				op.Outcome, op.Error, op.Status = artifact.OutcomeFail, "KEY_NOT_FOUND", 404
