@@ -108,7 +108,6 @@ func Setup(name string, b Build) bool {
 			}
 			out.Server, out.Version = path, buildVersion
 		}
-		ginkgo.DeferCleanup(gexec.CleanupBuildArtifacts)
 		data, _ := json.Marshal(out)
 		return data
 	}, func(data []byte) {
@@ -118,8 +117,15 @@ func Setup(name string, b Build) bool {
 		mutants = b.Mutants
 		races = b.Race
 	})
-	// Mutant and race builds happen lazily, in the process that needs them.
-	ginkgo.SynchronizedAfterSuite(gexec.CleanupBuildArtifacts, func() {})
+	// Mutant and race builds happen lazily, in the process that needs them;
+	// each process removes its own builds when it is done, except process 1,
+	// whose build directory also holds the server every process runs: it is
+	// removed only after all the others have finished.
+	ginkgo.SynchronizedAfterSuite(func() {
+		if ginkgo.GinkgoParallelProcess() != 1 {
+			gexec.CleanupBuildArtifacts()
+		}
+	}, gexec.CleanupBuildArtifacts)
 	return true
 }
 
