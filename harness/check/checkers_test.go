@@ -40,6 +40,19 @@ func TestDurable(t *testing.T) {
 		{"acked delete stays deleted", new(hb).put(0, "k", "a", 0, 1, 1).del(0, "k", 2, 3, 2, true).get(0, "k", "a", 11, 12, 1), "lost write"},
 		{"batch write lost", new(hb).batch(0, []harness.BatchOp{harness.Set("a", []byte("1")), harness.Set("b", []byte("2"))}, 0, 1, 1, nil, -1).
 			get(0, "a", "1", 11, 12, 1).get(0, "b", "", 11, 12, 0), `key "b": lost write`},
+		{"same bytes at the acknowledged revision", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).put(0, "k", "a", 4, 5, 3).get(0, "k", "a", 11, 12, 3), ""},
+		{"rolled back to an earlier identical write", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).put(0, "k", "a", 4, 5, 3).get(0, "k", "a", 11, 12, 1),
+			"rollback to an earlier identical write"},
+		{"unknown rewrite of the same bytes must commit above the last ack", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).putUnknown(0, "k", "a", 4, 5).
+			get(0, "k", "a", 11, 12, 1), "rollback"},
+		{"unknown rewrite of the same bytes survives", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).putUnknown(0, "k", "a", 4, 5).
+			get(0, "k", "a", 11, 12, 4), ""},
+		{"batch [set k, delete k] leaves k absent", new(hb).batch(0, []harness.BatchOp{harness.Set("k", []byte("a")), harness.Del("k")}, 0, 1, 1, nil, -1).
+			get(0, "k", "", 11, 12, 0), ""},
+		{"batch [set k, delete k] read back present", new(hb).batch(0, []harness.BatchOp{harness.Set("k", []byte("a")), harness.Del("k")}, 0, 1, 1, nil, -1).
+			get(0, "k", "a", 11, 12, 1), `key "k": lost write`},
+		{"batch [delete k, set k] read back absent", new(hb).put(0, "k", "a", 0, 1, 1).
+			batch(0, []harness.BatchOp{harness.Del("k"), harness.Set("k", []byte("b"))}, 2, 3, 2, nil, -1).get(0, "k", "", 11, 12, 0), `key "k": lost write`},
 		{"writes after the restart are not judged", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 11, 12, 2).get(0, "k", "b", 13, 14, 2).get(0, "k", "a", 10.5, 10.6, 1), ""},
 	}
 	for _, tt := range tests {

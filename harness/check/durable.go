@@ -11,8 +11,10 @@ import (
 // seconds, typically the moment of a crash or restart) survived: each read
 // that starts at or after from must see, for its key, the last acknowledged
 // write or a write that was concurrent with it or unknown (a write whose
-// outcome is unknown may or may not have happened). Keys written with a TTL
-// are skipped. Writes at or after from are not considered; reads of keys
+// outcome is unknown may or may not have happened). A write survived when
+// the read shows its bytes at its revision or a later one: the same bytes
+// at an older revision are a rollback to an earlier identical write, a lost
+// write. Keys written with a TTL are skipped. Writes at or after from are not considered; reads of keys
 // that were never written before from are not checked.
 func Durable(h []artifact.Op, from float64) Result {
 	res := Result{Check: NameDurable}
@@ -20,7 +22,7 @@ func Durable(h []artifact.Op, from float64) Result {
 	ttl := map[string]bool{}
 	rewritten := map[string]float64{} // key -> first write call at or after from
 	for _, op := range h {
-		for _, e := range writeEffects(op) {
+		for _, e := range finalEffects(op) {
 			if op.Call >= from {
 				if t, ok := rewritten[e.Key]; !ok || op.Call < t {
 					rewritten[e.Key] = op.Call
@@ -28,7 +30,7 @@ func Durable(h []artifact.Op, from float64) Result {
 				continue
 			}
 			writes[e.Key] = append(writes[e.Key], e)
-			ttl[e.Key] = ttl[e.Key] || e.TTL
+			ttl[e.Key] = ttl[e.Key] || e.TTL != ""
 		}
 	}
 	// The earliest read of each key after from, before it was written again.
@@ -90,18 +92,30 @@ func durableViolation(r read, ws []effect) (Violation, bool) {
 	if lastAcked == nil {
 		candidates = append(candidates, effect{Key: r.Key}) // may never have been written
 	}
-	for _, c := range candidates {
-		if c.Present == r.Found && (!c.Present || c.Value.SHA256 == r.Value.SHA256) {
+	var rolledBack *effect // a candidate whose bytes the read shows at an older revision
+	for i, c := range candidates {
+		if c.Present != r.Found || (c.Present && c.Value.SHA256 != r.Value.SHA256) {
+			continue
+		}
+		if !c.Present || r.Rev == 0 || r.Rev >= minRev(c, ws) {
 			return Violation{}, false
 		}
+		rolledBack = &candidates[i]
 	}
 	v := Violation{Key: r.Key}
 	want := "it to be absent"
 	if lastAcked != nil && lastAcked.Present {
 		want = lastAcked.Value.String()
+		if lastAcked.Rev != 0 {
+			want += fmt.Sprintf(" at revision %d or later", lastAcked.Rev)
+		}
 	}
 	got := "nothing (404)"
-	if r.Found {
+	switch {
+	case rolledBack != nil:
+		got = fmt.Sprintf("the same bytes at revision %d, older than the %d they were written at (%.3fs): a rollback to an earlier identical write",
+			r.Rev, minRev(*rolledBack, ws), rolledBack.Op.Call)
+	case r.Found:
 		got = r.Value.String()
 		for _, w := range ws {
 			if w.Present && w.Value.SHA256 == r.Value.SHA256 {
@@ -119,6 +133,22 @@ func durableViolation(r read, ws []effect) (Violation, bool) {
 		v.Ops = []artifact.Op{r.Op}
 	}
 	return v, true
+}
+
+// minRev is the lowest revision at which a read may show c's value: c's own
+// when it was acknowledged, else one above every write of the key
+// acknowledged before c was called (0: any).
+func minRev(c effect, ws []effect) uint64 {
+	if c.Op.Outcome == artifact.OutcomeOK {
+		return c.Rev
+	}
+	var floor uint64
+	for _, w := range ws {
+		if w.Op.Outcome == artifact.OutcomeOK && w.Op.Return < c.Op.Call && w.Rev >= floor {
+			floor = w.Rev + 1
+		}
+	}
+	return floor
 }
 
 // sortedKeys returns m's keys in order.

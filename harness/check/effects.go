@@ -10,12 +10,17 @@ type effect struct {
 	Key     string
 	Present bool // false: the key is deleted
 	Value   harness.ValueRef
-	TTL     bool
-	Op      artifact.Op
+	// TTL is the TTL argument of a set ("" for none).
+	TTL string
+	// Rev is the revision the write committed at (0 when unknown).
+	Rev uint64
+	Op  artifact.Op
 }
 
-// writeEffects lists the effects of a write op that took effect or may have
-// (outcome ok or unknown); a definite failure has none.
+// writeEffects lists every write sub-op of an op that took effect or may
+// have (outcome ok or unknown), in the op's order; a definite failure has
+// none. A batch may write one key several times: finalEffects keeps the
+// last.
 func writeEffects(op artifact.Op) []effect {
 	if op.Outcome == artifact.OutcomeFail {
 		return nil
@@ -24,31 +29,58 @@ func writeEffects(op artifact.Op) []effect {
 	if err != nil {
 		return nil
 	}
+	var rev uint64
+	if op.Outcome == artifact.OutcomeOK {
+		out, _ := harness.DecodeOutput(op.Output)
+		rev = out.Revision
+	}
 	switch op.Kind {
 	case harness.KindPut, harness.KindCAS:
 		if in.Value == nil {
-			return []effect{{Key: op.Key, Op: op}} // conditional delete
+			return []effect{{Key: op.Key, Rev: rev, Op: op}} // conditional delete
 		}
-		return []effect{{Key: op.Key, Present: true, Value: *in.Value, TTL: in.TTL != "", Op: op}}
+		return []effect{{Key: op.Key, Present: true, Value: *in.Value, TTL: in.TTL, Rev: rev, Op: op}}
 	case harness.KindDelete:
-		return []effect{{Key: op.Key, Op: op}}
+		return []effect{{Key: op.Key, Rev: rev, Op: op}}
 	case harness.KindBatch:
 		var out []effect
 		for _, b := range in.Ops {
 			switch b.Op {
 			case harness.BatchSet:
-				e := effect{Key: b.Key, Present: true, TTL: b.TTL != "", Op: op}
+				e := effect{Key: b.Key, Present: true, TTL: b.TTL, Rev: rev, Op: op}
 				if b.Ref != nil {
 					e.Value = *b.Ref
 				}
 				out = append(out, e)
 			case harness.BatchDelete:
-				out = append(out, effect{Key: b.Key, Op: op})
+				out = append(out, effect{Key: b.Key, Rev: rev, Op: op})
 			}
 		}
 		return out
 	}
 	return nil
+}
+
+// finalEffects is writeEffects with one effect per key: the state the op
+// leaves the key in. A batch applies its ops in order, so of
+// [set k, delete k] only the delete remains, and of [delete k, set k] only
+// the set.
+func finalEffects(op artifact.Op) []effect {
+	all := writeEffects(op)
+	if len(all) < 2 {
+		return all
+	}
+	last := map[string]int{}
+	for i, e := range all {
+		last[e.Key] = i
+	}
+	out := all[:0:0]
+	for i, e := range all {
+		if last[e.Key] == i {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // read is one observation of a key's value by a successful get.
