@@ -18,7 +18,7 @@ type faultGuide struct {
 var faultGroups = []string{"Process", "Disk", "Memory and CPU"}
 
 // faultOrder is the order of the faults within their group.
-var faultOrder = []string{"Kill", "Terminate", "Pause", "CrashLoop", "DiskFull", "IOError", "PowerLoss", "CrashStates", "TornWrite", "Corrupt", "MemoryLimit", "CPUStarve"}
+var faultOrder = []string{"Kill", "Terminate", "Pause", "CrashLoop", "DiskFull", "IOError", "SlowSync", "PowerLoss", "CrashStates", "TornWrite", "Corrupt", "MemoryLimit", "CPUStarve"}
 
 // faultGuides is keyed by the fault's Go type. A test fails when a fault in
 // fault/ has no guide here, or a guide names a fault that is gone.
@@ -35,6 +35,8 @@ var faultGuides = map[string]faultGuide{
 		"Refuse writes with 507 `DISK_FULL` — never a 500, a panic or a hang — and leave no partial record that would break the next start; reads keep working; `/readyz` says degraded; once space is back, writes succeed without a restart."},
 	"IOError": {"Disk", "root and the `strace` binary (Debian's strace)",
 		"Never acknowledge a write whose write or fsync failed (500 `INTERNAL` for EIO, 507 for ENOSPC/EDQUOT); never let a later fsync make the failed transaction durable behind the client's back; report degraded until a write succeeds."},
+	"SlowSync": {"Disk", "the `strace` binary; root to attach to a running server (launching one under strace with `Wrap`, as `kvchaos bench` does, needs no root)",
+		"Acknowledge a write under `--sync always` only after the fsync that covers it returned — so no acknowledged write is faster than the delay — and lose none of them across a crash; let concurrent writers share the slow fsync (group commit: transactions per fsync rise with the delay); keep serving reads while a write waits for its fsync."},
 	"PowerLoss": {"Disk", "root and /dev/fuse",
 		"With `--sync always`, lose nothing acknowledged; with `everysec`, at most about the last second; with `never`, whatever the OS had not flushed. In every case start again and recover a consistent prefix — never a half batch."},
 	"CrashStates": {"Disk", "root and /dev/fuse",
