@@ -121,22 +121,36 @@ func TestCounter(t *testing.T) {
 }
 
 func TestRecheck(t *testing.T) {
+	lru := []string{"--data-dir", "/tmp/d", "--max-memory", "16MiB", "--eviction", "lru"}
 	tests := []struct {
 		name   string
 		h      *hb
 		checks []artifact.CheckSpec
-		want   string
+		args   []string
+		want   []string // substrings of the output; the first "FAIL" makes it a failure
 	}{
 		{"clean history", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "a", 11, 12, 1),
-			[]artifact.CheckSpec{{Name: NameDurable, From: 10}, {Name: NameLinearizable}}, ""},
-		{"default checks find a stale read", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(1, "k", "a", 4, 5, 1), nil, "stale read"},
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}, {Name: NameLinearizable}}, nil,
+			[]string{"durability: ok", "linearizability: ok", "integrity: ok", "snapshot: skipped: the linearizability check includes it"}},
+		{"default checks find a stale read", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(1, "k", "a", 4, 5, 1), nil, nil,
+			[]string{"FAIL", "stale read"}},
 		{"durability from spec.json", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "", 11, 12, 0),
-			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, "lost write"},
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, nil, []string{"FAIL", "lost write"}},
+		{"skipped checkers say why", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "a", 11, 12, 1),
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, nil, []string{
+				"linearizability: skipped: the spec did not run it", "snapshot: skipped: no batch in the history found a key", "ttl: skipped: no acknowledged write in the history has a TTL",
+				"eviction: skipped: spec.json records no server arguments", "atomicity: skipped: needs the accounts", "counter: skipped: needs the counter's key"}},
+		{"eviction re-run from the server args", new(hb).put(0, "a", "x", 0, 1, 1).put(0, "a", "y", 2, 3, 2).get(0, "a", "x", 4, 5, 1).get(0, "b", "", 4, 5, 0),
+			[]artifact.CheckSpec{{Name: NameIntegrity}}, lru, []string{"FAIL", "eviction: 1 violation", "an old version survived", "linearizability: skipped"}},
+		{"ttl re-run from the history", new(hb).putTTL(0, "k", "a", "48h", 0, 0.1, 1).getTTL(0, "k", "a", 10, 10.1, 1, 48*3600e3), nil, nil,
+			[]string{"FAIL", "reset to its full length", "linearizability: skipped: 1 key(s) were written with a TTL", "eviction: skipped"}},
+		{"an evicting server's default linearizability is skipped", new(hb).put(0, "a", "x", 0, 1, 1).get(0, "a", "", 4, 5, 0), nil, lru,
+			[]string{"linearizability: skipped: the server may evict keys (--max-memory 16MiB --eviction lru)", "eviction: ok"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			spec := artifact.Spec{Text: tt.name, Seed: 7, Checks: tt.checks}
+			spec := artifact.Spec{Text: tt.name, Seed: 7, Checks: tt.checks, ServerArgs: tt.args}
 			if err := harness.WriteJSON(filepath.Join(dir, artifact.SpecFile), spec); err != nil {
 				t.Fatal(err)
 			}
@@ -145,11 +159,16 @@ func TestRecheck(t *testing.T) {
 			}
 			var out bytes.Buffer
 			err := Recheck(dir, &out)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("recheck: %v\n%s", err, out.String())
-			case tt.want != "" && (err == nil || !strings.Contains(out.String(), tt.want)):
-				t.Fatalf("recheck err %v, output:\n%s", err, out.String())
+			want := tt.want
+			if fail := len(want) > 0 && want[0] == "FAIL"; fail != (err != nil) {
+				t.Fatalf("recheck err %v, want failure %v; output:\n%s", err, fail, out.String())
+			} else if fail {
+				want = want[1:]
+			}
+			for _, w := range want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output does not say %q:\n%s", w, out.String())
+				}
 			}
 		})
 	}

@@ -114,3 +114,29 @@ func delRes(key string, deleted bool) harness.BatchResult {
 func setRes(key string, rev uint64, created bool) harness.BatchResult {
 	return harness.BatchResult{Op: harness.BatchSet, Key: key, Revision: rev, Created: created}
 }
+
+// putTTL records a successful put with a TTL argument.
+func (b *hb) putTTL(client int, key, val, ttl string, call, ret float64, rev uint64) *hb {
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindPut, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Input: harness.OpInput{Value: ref(val), TTL: ttl}, Output: harness.OpOutput{Revision: rev, Created: b.created(key)}})
+	return b
+}
+
+// getTTL records a GET that found val at rev reporting ttlMs remaining
+// (0: no X-Kv-Ttl-Ms header).
+func (b *hb) getTTL(client int, key, val string, call, ret float64, rev uint64, ttlMs int64) *hb {
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindGet, Key: key, Call: call, Return: ret,
+		Outcome: artifact.OutcomeOK, Output: harness.OpOutput{Found: true, Value: ref(val), Revision: rev, TTLMillis: ttlMs}})
+	return b
+}
+
+// readFails records a GET answered with an error status.
+func (b *hb) readFails(client int, key string, call, ret float64, status int, code string) *hb {
+	outcome := artifact.OutcomeFail
+	if status == 500 {
+		outcome = artifact.OutcomeUnknown
+	}
+	b.ops = append(b.ops, artifact.Op{Client: client, Kind: harness.KindGet, Key: key, Call: call, Return: ret,
+		Outcome: outcome, Status: status, Error: code})
+	return b
+}

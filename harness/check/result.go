@@ -1,7 +1,8 @@
 // Package check decides whether a recorded history tells the truth: it holds
 // the checkers (linearizability with porcupine, durability after restarts,
-// integrity of every value read, atomicity of batches) and Recheck, which
-// re-runs them on a saved artifact folder without a server.
+// integrity of every value read, atomicity of batches, one snapshot per
+// batch read, TTLs, eviction) and Recheck, which re-runs them on a saved
+// artifact folder without a server.
 //
 // Every checker takes a history ([]artifact.Op, as recorded by harness.Client
 // or read back from history.json) and returns a Result that collects every
@@ -24,13 +25,17 @@ const (
 	NameIntegrity    = "integrity"
 	NameAtomicity    = "atomicity"
 	NameCounter      = "counter"
+	NameSnapshot     = "snapshot"
+	NameTTL          = "ttl"
+	NameEviction     = "eviction"
 )
 
 // ErrViolation is wrapped by the error of a Result with violations.
 var ErrViolation = errors.New("history violates the server's guarantees")
 
 // ErrInconclusive is wrapped by the error of a Result that could not decide
-// (a porcupine timeout). It is a failure, never a pass.
+// (a porcupine timeout, keys that TTLs or eviction may remove without an op
+// in the history) and found no violation. It is a failure, never a pass.
 var ErrInconclusive = errors.New("check inconclusive")
 
 // Violation is one thing the server did wrong, with its evidence.
@@ -60,27 +65,31 @@ type Result struct {
 func (r Result) OK() bool { return len(r.Violations) == 0 && r.Inconclusive == "" }
 
 // Err is nil for a pass, else an error whose text lists every violation
-// (up to 20) with its evidence.
+// (up to 20) with its evidence. Violations win over inconclusiveness: what
+// was found is reported even when part of the history could not be judged.
 func (r Result) Err() error {
-	if r.OK() {
+	switch {
+	case r.OK():
 		return nil
+	case len(r.Violations) > 0:
+		return fmt.Errorf("%w\n%s", ErrViolation, r.String())
 	}
-	if r.Inconclusive != "" {
-		return fmt.Errorf("%s: %w: %s", r.Check, ErrInconclusive, r.Inconclusive)
-	}
-	return fmt.Errorf("%w\n%s", ErrViolation, r.String())
+	return fmt.Errorf("%s: %w: %s", r.Check, ErrInconclusive, r.Inconclusive)
 }
 
 // String is a human summary of the result.
 func (r Result) String() string {
 	var b strings.Builder
 	switch {
+	case len(r.Violations) > 0:
+		fmt.Fprintf(&b, "%s: %d violation(s) in %d checked:\n", r.Check, len(r.Violations), r.Checked)
+		if r.Inconclusive != "" {
+			fmt.Fprintf(&b, "  (and inconclusive: %s)\n", r.Inconclusive)
+		}
 	case r.Inconclusive != "":
 		fmt.Fprintf(&b, "%s: INCONCLUSIVE over %d ops: %s\n", r.Check, r.Checked, r.Inconclusive)
-	case len(r.Violations) == 0:
-		fmt.Fprintf(&b, "%s: ok (%d checked)\n", r.Check, r.Checked)
 	default:
-		fmt.Fprintf(&b, "%s: %d violation(s) in %d checked:\n", r.Check, len(r.Violations), r.Checked)
+		fmt.Fprintf(&b, "%s: ok (%d checked)\n", r.Check, r.Checked)
 	}
 	for i, v := range r.Violations {
 		if i == 20 {

@@ -1,0 +1,156 @@
+package check
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/artifact"
+)
+
+// Eviction checks what a history shows of a server under --max-memory
+// (read from in.ServerArgs), the part of the eviction promise a history can
+// show:
+//
+//   - a survivor is exact and current: a key found at revision r holds the
+//     bytes of the write that made r, and r is not older than a write of
+//     the key acknowledged before the read began (eviction removes keys,
+//     it never brings back an old version);
+//   - an evicted key is a clean 404: no read answers a 5xx (but 503, a
+//     server starting) outside a fault window;
+//   - with noeviction, nothing vanishes: a read that finds no key whose
+//     last acknowledged write set it (with no TTL, no write or fault in
+//     between) is a lost key.
+//
+// What it cannot see — the dataset size against the limit, and which keys
+// were kept hot — is the spec's to check live, from /metrics and its own
+// hot set. Without a memory limit in the arguments the result is
+// inconclusive.
+func Eviction(h []artifact.Op, in Inputs) Result {
+	res := Result{Check: NameEviction}
+	mem := memoryOf(in.ServerArgs)
+	if !mem.limited() {
+		res.Inconclusive = "the server's arguments set no --max-memory: nothing was evictable"
+		return res
+	}
+	writes := map[string][]effect{} // key -> every write that may have happened
+	atRev := map[string]map[uint64]effect{}
+	ttl := map[string]bool{}
+	for _, op := range h {
+		for _, e := range finalEffects(op) {
+			writes[e.Key] = append(writes[e.Key], e)
+			ttl[e.Key] = ttl[e.Key] || e.TTL != ""
+			if e.Rev != 0 {
+				if atRev[e.Key] == nil {
+					atRev[e.Key] = map[uint64]effect{}
+				}
+				atRev[e.Key][e.Rev] = e
+			}
+		}
+	}
+	for _, op := range h {
+		if v, ok := uncleanRead(op, in.Faults); ok {
+			res.Checked++
+			res.Violations = append(res.Violations, v)
+			continue
+		}
+		for _, r := range reads(op) {
+			if op.Kind == harness.KindBatch && writtenBefore(op, r.Key) {
+				continue
+			}
+			res.Checked++
+			var v *Violation
+			switch {
+			case r.Found:
+				v = survivorProblem(r, writes[r.Key], atRev[r.Key], in.Faults)
+			case !mem.evicts() && !ttl[r.Key]:
+				v = vanished(r, writes[r.Key], in.Faults)
+			}
+			if v != nil {
+				res.Violations = append(res.Violations, *v)
+			}
+		}
+	}
+	return res
+}
+
+// uncleanRead flags a read answered with a server error outside a fault
+// window.
+func uncleanRead(op artifact.Op, faults []artifact.FaultEvent) (Violation, bool) {
+	if op.Kind != harness.KindGet && op.Kind != harness.KindHead {
+		return Violation{}, false
+	}
+	if op.Status < 500 || op.Status == http.StatusServiceUnavailable || faultBetween(faults, op.Call, op.Return) {
+		return Violation{}, false
+	}
+	return Violation{Key: op.Key, Ops: []artifact.Op{op},
+		Message: fmt.Sprintf("key %q: the read at %.3fs answered %d %s; under memory pressure a key is either there or a clean 404",
+			op.Key, op.Call, op.Status, op.Error)}, true
+}
+
+// survivorProblem checks a key found under memory pressure: exact bytes at
+// its revision, and not older than what was acknowledged before the read.
+func survivorProblem(r read, ws []effect, atRev map[uint64]effect, faults []artifact.FaultEvent) *Violation {
+	if r.Rev == 0 {
+		return nil
+	}
+	if w, ok := atRev[r.Rev]; ok && (!w.Present || w.Value.SHA256 != r.Value.SHA256) {
+		want := "a delete"
+		if w.Present {
+			want = w.Value.String()
+		}
+		return &Violation{Key: r.Key, Ops: []artifact.Op{w.Op, r.Op},
+			Message: fmt.Sprintf("key %q: the read at %.3fs found %s at revision %d, but the write of revision %d was %s",
+				r.Key, r.Op.Call, r.Value, r.Rev, r.Rev, want)}
+	}
+	for _, w := range ws {
+		if w.Op.Outcome == artifact.OutcomeOK && w.Rev > r.Rev && w.Op.Return < r.Op.Call && !faultBetween(faults, w.Op.Return, r.Op.Call) {
+			return &Violation{Key: r.Key, Ops: []artifact.Op{w.Op, r.Op},
+				Message: fmt.Sprintf("key %q: an old version survived: the read at %.3fs found revision %d, but revision %d had been acknowledged at %.3fs",
+					r.Key, r.Op.Call, r.Rev, w.Rev, w.Op.Return)}
+		}
+	}
+	return nil
+}
+
+// vanished flags a key found absent although its last acknowledged write
+// set it and nothing (no other write, no fault) came in between.
+func vanished(r read, ws []effect, faults []artifact.FaultEvent) *Violation {
+	li := -1
+	for i, w := range ws {
+		if w.Op.Outcome == artifact.OutcomeOK && w.Op.Return < r.Op.Call && (li < 0 || w.Op.Return > ws[li].Op.Return) {
+			li = i
+		}
+	}
+	if li < 0 || !ws[li].Present || faultBetween(faults, ws[li].Op.Return, r.Op.Call) {
+		return nil
+	}
+	last := ws[li]
+	for i, w := range ws {
+		overlaps := w.Op.Call < r.Op.Return && (w.Op.Outcome == artifact.OutcomeUnknown || w.Op.Return > last.Op.Call)
+		if i != li && overlaps {
+			return nil // another write may have come between
+		}
+	}
+	return &Violation{Key: r.Key, Ops: []artifact.Op{last.Op, r.Op},
+		Message: fmt.Sprintf("key %q: lost under noeviction: written at %.3fs (acknowledged at %.3fs) and found absent by the read at %.3fs",
+			r.Key, last.Op.Call, last.Op.Return, r.Op.Call)}
+}
+
+// writtenBefore reports whether a batch writes key before it reads it.
+func writtenBefore(op artifact.Op, key string) bool {
+	in, err := harness.DecodeInput(op.Input)
+	if err != nil {
+		return false
+	}
+	for _, b := range in.Ops {
+		switch {
+		case b.Key != key:
+		case b.Op == harness.BatchSet || b.Op == harness.BatchDelete:
+			return true
+		case b.Op == harness.BatchGet:
+			return false
+		}
+	}
+	return false
+}
