@@ -1,12 +1,13 @@
 // Package check decides whether a recorded history tells the truth: it holds
 // the checkers (linearizability with porcupine, durability after restarts,
-// integrity of every value read, atomicity of batches, one snapshot per
-// batch read, TTLs, eviction) and Recheck, which re-runs them on a saved
-// artifact folder without a server.
+// integrity of every value read, atomicity of batches) and Recheck, which
+// re-runs them on a saved artifact folder without a server.
 //
-// Every checker takes a history ([]artifact.Op, as recorded by harness.Client
-// or read back from history.json) and returns a Result that collects every
-// violation with its evidence, so a spec reports them all at once.
+// It also checks that batch reads see one snapshot, that TTLs are kept and
+// that eviction removes keys cleanly. Every checker takes a history
+// ([]artifact.Op, as recorded by harness.Client or read back from
+// history.json) and returns a Result that collects every violation with its
+// evidence, so a spec reports them all at once.
 package check
 
 import (
