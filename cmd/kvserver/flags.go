@@ -27,6 +27,7 @@ type config struct {
 	DataDir           string
 	Sync              store.SyncPolicy
 	MaxMemory         int64
+	GCHeadroom        int
 	Eviction          store.EvictionPolicy
 	MaxValueSize      int64
 	MaxBodySize       int64
@@ -56,7 +57,7 @@ func serveFlags(c *config) *flag.FlagSet {
 		MaxBatchOps: api.DefaultMaxBatchOps, MaxTTL: api.DefaultMaxTTL,
 		LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		GroupCommitMax: 1024, SnapshotMinLog: 64 << 20,
+		GroupCommitMax: 1024, SnapshotMinLog: 64 << 20, GCHeadroom: defaultGCHeadroom,
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port (port 0 picks a free one)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "data directory (required; created if missing)")
@@ -67,6 +68,14 @@ func serveFlags(c *config) *flag.FlagSet {
 	fs.Func("max-memory", "limit of the accounted dataset (keys + values + per-key overhead), bytes with optional unit (64MiB, 1GB); 0 = unlimited", func(s string) (err error) {
 		c.MaxMemory, err = parseBytes(s)
 		return err
+	})
+	fs.Func("gc-headroom", "with --max-memory: percent of it the Go GC may use on top of the dataset, so RSS stays near --max-memory + this; more trades memory for fewer GCs and faster writes when full, 0-1000 (default 5)", func(s string) error {
+		n, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+		if err != nil || n < 0 || n > 1000 {
+			return errors.New("must be a whole percent from 0 to 1000")
+		}
+		c.GCHeadroom = n
+		return nil
 	})
 	fs.Func("eviction", "at --max-memory: noeviction (reject writes with 507), lru or lfu (default noeviction)", func(s string) (err error) {
 		c.Eviction, err = store.ParseEvictionPolicy(s)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +54,12 @@ func TestParseArgs(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--data-dir", "d"}, check: func(c config) bool {
 			return c.Addr == "127.0.0.1:7379" && c.Sync == store.SyncAlways && c.Eviction == store.NoEviction &&
-				c.MaxValueSize == 16<<20 && c.MaxBatchOps == 1000 && c.MaxTTL == 100*8766*time.Hour && c.MaxMemory == 0
+				c.MaxValueSize == 16<<20 && c.MaxBatchOps == 1000 && c.MaxTTL == 100*8766*time.Hour && c.MaxMemory == 0 && c.GCHeadroom == 5
 		}},
+		{name: "gc headroom", args: []string{"--data-dir", "d", "--gc-headroom", "25%"}, check: func(c config) bool { return c.GCHeadroom == 25 }},
+		{name: "gc headroom from env", env: map[string]string{"KVSERVER_DATA_DIR": "e", "KVSERVER_GC_HEADROOM": "0"}, check: func(c config) bool { return c.GCHeadroom == 0 }},
+		{name: "negative gc headroom", args: []string{"--gc-headroom", "-1"}, wantErr: "whole percent"},
+		{name: "bad gc headroom", args: []string{"--gc-headroom", "some"}, wantErr: "whole percent"},
 		{name: "all flags", args: []string{"--data-dir=d", "--addr=127.0.0.1:0", "--sync=everysec", "--max-memory=64MiB", "--eviction=lru",
 			"--max-value-size=1MiB", "--max-body-size=2MiB", "--max-batch-ops=5", "--max-ttl=1h", "--auth-token=t", "--log-format=json",
 			"--shutdown-timeout=3s"}, check: func(c config) bool {
@@ -104,22 +110,37 @@ func TestParseArgs(t *testing.T) {
 func TestMemoryLimitFor(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
-		name              string
-		maxMemory, cgroup int64
-		want              int64
+		name      string
+		maxMemory int64
+		headroom  int
+		cgroup    int64
+		want      int64
 	}{
-		{"unlimited", 0, 0, -1},
-		{"overflow", 1 << 62, 0, -1},
-		{"dataset only", 100 * mib, 0, 264 * mib},
-		{"cgroup only", 0, 128 * mib, 96 * mib},
-		{"cgroup tighter than the dataset rule", 48 * mib, 128 * mib, 96 * mib},
-		{"dataset rule tighter than the cgroup", 24 * mib, 1024 * mib, 112 * mib},
+		{"unlimited", 0, 5, 0, -1},
+		{"overflow", 1 << 62, 5, 0, -1},
+		{"dataset only", 100 * mib, 5, 0, 121 * mib},
+		{"no headroom", 100 * mib, 0, 0, 116 * mib},
+		{"large headroom", 100 * mib, 1000, 0, 1116 * mib},
+		{"odd sizes round down", 199, 50, 0, 199 + 99 + 16*mib},
+		{"cgroup only", 0, 5, 128 * mib, 96 * mib},
+		{"cgroup tighter than the dataset rule", 120 * mib, 5, 128 * mib, 96 * mib},
+		{"dataset rule tighter than the cgroup", 48 * mib, 5, 1024 * mib, 48*mib + 48*mib/20 + 16*mib},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := memoryLimitFor(tt.maxMemory, tt.cgroup); got != tt.want {
-				t.Fatalf("memoryLimitFor(%d, %d) = %d, want %d", tt.maxMemory, tt.cgroup, got, tt.want)
+			if got := memoryLimitFor(tt.maxMemory, tt.headroom, tt.cgroup); got != tt.want {
+				t.Fatalf("memoryLimitFor(%d, %d, %d) = %d, want %d", tt.maxMemory, tt.headroom, tt.cgroup, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestGOMEMLIMITIsLeftAlone(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	before := debug.SetMemoryLimit(-1)
+	stop := watchMemoryLimit(8<<20, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("soft memory limit changed from %d to %d although GOMEMLIMIT is set", before, got)
 	}
 }

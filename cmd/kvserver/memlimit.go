@@ -11,30 +11,42 @@ import (
 	"time"
 )
 
-// memoryHeadroom is added to the Go soft memory limit on top of twice the
-// dataset limit; see memoryLimitFor.
-const memoryHeadroom = 64 << 20
+// Parts of the Go soft memory limit derived from --max-memory; see
+// memoryLimitFor.
+const (
+	// memoryFloor is what the runtime, the HTTP server and the requests in
+	// flight get on top of the dataset.
+	memoryFloor = 16 << 20
+	// defaultGCHeadroom is --gc-headroom's default: the percent of the
+	// dataset limit the GC may leave as uncollected garbage once the
+	// dataset is full.
+	defaultGCHeadroom = 5
+)
 
 // memoryLimitFor is the Go runtime's soft memory limit for a dataset limit
 // of maxMemory accounted bytes in a cgroup limited to cgroupLimit bytes (0 =
 // none), or -1 for no limit.
 //
-// The accounted size counts keys, values and a fixed per-key overhead, but
-// the heap also holds buntdb's tree nodes and item structs, the log's
-// buffers and garbage the GC has not reclaimed yet. A limit of exactly
-// maxMemory would have the GC run continuously once the dataset is full, so
-// the runtime gets twice the dataset plus 64 MiB for itself, the HTTP
-// buffers and in-flight bodies; the GC then works harder near that size
-// instead of letting the heap double (GOGC=100).
+// The accounted size tracks the live heap the dataset takes (keys, values,
+// buntdb's items and tree nodes, the indexes: TestAccountingTracksHeap), but
+// with the default GOGC=100 the GC lets the heap grow to twice the live
+// heap before it collects, so a full dataset could take twice --max-memory
+// in RSS. --max-memory is a promise about the process's memory, so the
+// limit is the dataset limit plus 5% of it and a 16 MiB floor: below that
+// the GC paces as usual (GOGC=100), and as the dataset fills up it collects
+// more often instead of letting the heap double. The cost is GC CPU near
+// the limit, which the runtime caps at about half the CPU (past that it lets
+// the heap exceed the limit rather than stall).
 //
 // The runtime does not know about cgroup limits: a server whose heap may
-// double would be OOM-killed long before the GC felt any pressure. So under
-// a cgroup limit the soft limit is at most three quarters of it, leaving the
-// rest for stacks, the runtime's own memory and fragmentation.
-func memoryLimitFor(maxMemory, cgroupLimit int64) int64 {
+// grow past the cgroup's would be OOM-killed long before the GC felt any
+// pressure. So under a cgroup limit the soft limit is at most three quarters
+// of it, leaving the rest for stacks, the runtime's own memory and
+// fragmentation.
+func memoryLimitFor(maxMemory int64, headroom int, cgroupLimit int64) int64 {
 	limit := int64(-1)
-	if maxMemory > 0 && maxMemory <= (1<<62)/2 {
-		limit = maxMemory*2 + memoryHeadroom
+	if maxMemory > 0 && maxMemory <= 1<<52 {
+		limit = maxMemory + maxMemory/100*int64(headroom) + maxMemory%100*int64(headroom)/100 + memoryFloor
 	}
 	if cgroupLimit > 0 {
 		if c := cgroupLimit / 4 * 3; limit < 0 || c < limit {
@@ -93,11 +105,19 @@ const cgroupPoll = 50 * time.Millisecond
 // watchMemoryLimit sets the soft memory limit now and again whenever the
 // cgroup limit changes (a harness may move the running process into a
 // cgroup, or an operator resize it). It returns a function that stops it.
-func watchMemoryLimit(maxMemory int64, log *slog.Logger) (stop func()) {
+//
+// A GOMEMLIMIT in the environment is the operator's choice (say, more room
+// for the GC and less CPU spent on it at the limit): kvserver then leaves
+// the limit alone.
+func watchMemoryLimit(maxMemory int64, headroom int, log *slog.Logger) (stop func()) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Info("GOMEMLIMIT is set; kvserver leaves the go soft memory limit to it", "GOMEMLIMIT", v, "max_memory", maxMemory)
+		return func() {}
+	}
 	current := int64(-2)
 	apply := func() {
 		cg := cgroupMemoryLimit()
-		limit := memoryLimitFor(maxMemory, cg)
+		limit := memoryLimitFor(maxMemory, headroom, cg)
 		if limit == current {
 			return
 		}

@@ -21,7 +21,7 @@ import (
 // requests for up to cfg.ShutdownTimeout and closes the store. A second
 // signal exits at once.
 func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
-	stopWatch := watchMemoryLimit(cfg.MaxMemory, log)
+	stopWatch := watchMemoryLimit(cfg.MaxMemory, cfg.GCHeadroom, log)
 	defer stopWatch()
 	srv := api.New(api.Config{
 		MaxValueSize: cfg.MaxValueSize, MaxBodySize: cfg.MaxBodySize, MaxBatchOps: cfg.MaxBatchOps,
