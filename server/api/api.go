@@ -101,6 +101,10 @@ type Server struct {
 	started  time.Time
 	// routeList is what routes registered.
 	routeList []Route
+	// ids hands out request ids; authWant is the Authorization header a
+	// request must send, nil for no auth.
+	ids      *requestIDs
+	authWant []byte
 
 	store    atomic.Pointer[storeRef]
 	stopping atomic.Bool
@@ -112,13 +116,17 @@ type storeRef struct{ Store }
 // New returns a Server with its routes, middleware and metrics registry.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), started: time.Now(), ids: newRequestIDs()}
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
 	s.registry, s.metrics = newRegistry(s)
-	// Pre middleware runs before routing, so it covers unknown routes,
-	// 405s and the version gate too. The first is the outermost.
-	s.echo.Pre(s.observe, s.headers, s.recoverPanic, s.auth, s.versionGate)
+	if cfg.AuthToken != "" {
+		s.authWant = []byte("Bearer " + cfg.AuthToken)
+	}
+	// Echo runs this middleware around the handler the router found, which
+	// is its 404 or 405 handler for unknown routes, so it covers those and
+	// the version gate too.
+	s.echo.Use(s.middleware)
 	s.routeList = s.routes(s.echo)
 	return s
 }

@@ -322,3 +322,21 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("Routes() = %v\necho serves %v\nwant %s", got, served, want)
 	}
 }
+
+// TestRequestIDsAreDistinct checks the generated request ids: 16 lower-case
+// hex characters, none repeated, and different across generators.
+func TestRequestIDsAreDistinct(t *testing.T) {
+	a, b := newRequestIDs(), newRequestIDs()
+	seen := map[string]bool{}
+	for range 10000 {
+		for _, id := range []string{a.next(), b.next()} {
+			if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
+				t.Fatalf("id %q is not 16 hex characters", id)
+			}
+			if seen[id] {
+				t.Fatalf("id %q repeated", id)
+			}
+			seen[id] = true
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -65,4 +67,40 @@ func benchmarkBatch(b *testing.B, st Store) {
 	}
 	body := `{"ops":[` + strings.Join(ops, ",") + `]}`
 	benchServe(b, s, "POST", func(int) string { return "/api/v1/kv/batch" }, body, isSuccess)
+}
+
+// BenchmarkHTTPPut sends PUTs over real loopback connections from 64
+// keep-alive clients to an http.Server with a real store (SyncNever): the
+// whole request path, net/http's included, as a deployed server runs it.
+// The clients' CPU is in the profile too (net/http's client, the heavier
+// side); compare runs, not absolute figures.
+func BenchmarkHTTPPut(b *testing.B) {
+	s := newTestServer(Config{}, openRealStore(b))
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	value := strings.Repeat("v", 100)
+	var seq atomic.Int64
+	b.SetParallelism(32) // 64 clients on 2 CPUs
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			req, _ := http.NewRequest(http.MethodPut, ts.URL+"/api/v1/kv/key-"+strconv.FormatInt(i%10000, 10), strings.NewReader(value))
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if !isSuccess(resp.StatusCode) {
+				b.Errorf("PUT: %d", resp.StatusCode)
+				return
+			}
+		}
+	})
 }

@@ -74,9 +74,11 @@ func (s *Server) put(c echo.Context) error {
 	if op.ContentType == "" {
 		op.ContentType = defaultContentType
 	}
-	if q := r.URL.Query(); q.Has("ttl") {
-		if op.TTL, err = parseTTL(q.Get("ttl"), s.cfg.MaxTTL); err != nil {
-			return apiError(http.StatusBadRequest, CodeInvalidTTL, err.Error(), nil)
+	if r.URL.RawQuery != "" { // most PUTs have no query: skip parsing it
+		if q := r.URL.Query(); q.Has("ttl") {
+			if op.TTL, err = parseTTL(q.Get("ttl"), s.cfg.MaxTTL); err != nil {
+				return apiError(http.StatusBadRequest, CodeInvalidTTL, err.Error(), nil)
+			}
 		}
 	}
 	if h := r.Header.Get("If-Match"); h != "" {
@@ -112,7 +114,7 @@ func (s *Server) put(c echo.Context) error {
 		}
 	}
 	c.Response().Header().Set("ETag", etag(out.Revision))
-	return c.JSON(status, out)
+	return writePutResponse(c, status, out)
 }
 
 // writeError maps an error of a single-key write: a failed condition is
@@ -131,10 +133,12 @@ func writeError(err error) error {
 // streaming; it never buffers more than limit+1 bytes.
 func readBody(c echo.Context, limit int64) ([]byte, error) {
 	r := c.Request()
-	tooLarge := apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
-		fmt.Sprintf("request body is larger than the limit of %d bytes", limit), map[string]any{"limit": limit})
+	tooLarge := func() error {
+		return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			fmt.Sprintf("request body is larger than the limit of %d bytes", limit), map[string]any{"limit": limit})
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	// Grow by doubling but never past limit+1 bytes (the +1 is how
 	// MaxBytesReader notices the overflow), so an oversized body costs at
@@ -148,7 +152,7 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit { // cannot happen: MaxBytesReader stops first
-				return nil, tooLarge
+				return nil, tooLarge()
 			}
 			grown := make([]byte, len(buf), min(2*int64(cap(buf))+1, limit+1))
 			copy(grown, buf)
@@ -162,7 +166,7 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, tooLarge
+				return nil, tooLarge()
 			}
 			return nil, apiError(http.StatusBadRequest, CodeInvalidRequest, "reading the request body: "+err.Error(), nil)
 		}

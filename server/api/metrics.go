@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,15 +18,38 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches the counter and histogram of each label set seen, so
+	// that a request costs a map lookup instead of hashing its labels into
+	// both vectors and formatting the status code.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func (m *httpMetrics) observe(method, route string, code int, d time.Duration) {
 	if !knownMethods[method] { // keep the label set bounded whatever clients send
 		method = "OTHER"
 	}
-	c := strconv.Itoa(code)
-	m.requests.WithLabelValues(method, route, c).Inc()
-	m.duration.WithLabelValues(method, route, c).Observe(d.Seconds())
+	k := seriesKey{method, route, code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		c := strconv.Itoa(code)
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(method, route, c),
+			duration: m.duration.WithLabelValues(method, route, c),
+		})
+	}
+	se := v.(*series)
+	se.requests.Inc()
+	se.duration.Observe(d.Seconds())
 }
 
 // knownMethods are the methods kept as metric labels; others count as OTHER.

@@ -3,12 +3,13 @@ package api
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,22 +25,40 @@ const (
 // maxRequestIDLen bounds a client-sent request id; a longer one is replaced.
 const maxRequestIDLen = 200
 
-// requestIDKey is the echo context key of the request id.
-const requestIDKey = "kvserver.request_id"
-
-// requestID returns the request id the headers middleware chose.
+// requestID returns the request id chosen for the request (see setHeaders):
+// it travels in the response headers, so nothing per request is stored in
+// the echo context.
 func requestID(c echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
+	if v := c.Response().Header()[HeaderRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
-// observe is the outermost middleware: it sends any error through the error
-// handler here, so the status is known, and records the request in the
-// metrics by method, route pattern and status.
-func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+// middleware is the one middleware every request passes through, the
+// unmatched ones (404, 405) too. Echo rebuilds its middleware chain for
+// every request, allocating a closure per middleware, so the steps are
+// plain calls in one function rather than a chain:
+//
+//  1. request id and API version headers, before anything is written;
+//  2. auth, then the API version gate;
+//  3. the handler, with a panic below it turned into a 500 INTERNAL error
+//     (the server stays up; http.ErrAbortHandler is re-raised, it is
+//     net/http's way to abort a response on purpose);
+//  4. any error through the error handler, so the status is known, and the
+//     request recorded in the metrics by method, route pattern and status.
+func (s *Server) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		if err := next(c); err != nil {
+		s.setHeaders(c)
+		err := s.auth(c)
+		if err == nil {
+			err = versionGate(c)
+		}
+		if err == nil {
+			err = s.callRecovering(next, c)
+		}
+		if err != nil {
 			s.handleError(err, c)
 		}
 		route := c.Path()
@@ -56,20 +75,19 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// headers sets X-Api-Version and X-Request-Id (the client's, when it sent a
-// usable one) before anything is written.
-func (s *Server) headers(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Request().Header.Get(HeaderRequestID)
-		if id == "" || len(id) > maxRequestIDLen || !printableASCII(id) {
-			id = newRequestID()
-		}
-		c.Set(requestIDKey, id)
-		h := c.Response().Header()
-		h.Set(HeaderAPIVersion, APIVersion)
-		h.Set(HeaderRequestID, id)
-		return next(c)
+// Header values the same for every response, allocated once.
+var apiVersionValue = []string{APIVersion}
+
+// setHeaders sets X-Api-Version and X-Request-Id (the client's, when it sent
+// a usable one).
+func (s *Server) setHeaders(c echo.Context) {
+	id := c.Request().Header.Get(HeaderRequestID)
+	if id == "" || len(id) > maxRequestIDLen || !printableASCII(id) {
+		id = s.ids.next()
 	}
+	h := c.Response().Header()
+	h[HeaderAPIVersion] = apiVersionValue
+	h[HeaderRequestID] = []string{id}
 }
 
 // printableASCII reports whether s can be echoed back in a header as is.
@@ -82,68 +100,74 @@ func printableASCII(s string) bool {
 	return true
 }
 
-// newRequestID returns 16 random hex characters.
-func newRequestID() string {
+// requestIDs hands out request ids: 16 hex characters, a random 64-bit
+// start (so ids differ across restarts and processes) plus a counter (so
+// they never repeat within one), without a syscall or a lock per request.
+type requestIDs struct{ n atomic.Uint64 }
+
+func newRequestIDs() *requestIDs {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b[:])
+	ids := &requestIDs{}
+	ids.n.Store(binary.LittleEndian.Uint64(b[:]))
+	return ids
 }
 
-// recoverPanic turns a panic below it into a 500 INTERNAL error; the server
-// stays up. http.ErrAbortHandler is re-raised: it is net/http's way to abort
-// a response on purpose.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			r := recover()
-			if r == nil {
-				return
-			}
-			if r == http.ErrAbortHandler {
-				panic(r)
-			}
-			s.log.Error("panic in handler", "panic", fmt.Sprint(r), "path", c.Request().URL.Path,
-				"request_id", requestID(c), "stack", string(debug.Stack()))
-			err = &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
-				Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
-		}()
-		return next(c)
+func (ids *requestIDs) next() string {
+	var b [16]byte
+	v := ids.n.Add(1) * 0x9e3779b97f4a7c15 // odd multiplier: a bijection, so ids stay distinct but look random
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&15]
+		v >>= 4
 	}
+	return string(b[:])
+}
+
+// callRecovering calls next, turning a panic in it into a 500 INTERNAL
+// error; http.ErrAbortHandler is re-raised.
+func (s *Server) callRecovering(next echo.HandlerFunc, c echo.Context) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if r == http.ErrAbortHandler {
+			panic(r)
+		}
+		s.log.Error("panic in handler", "panic", fmt.Sprint(r), "path", c.Request().URL.Path,
+			"request_id", requestID(c), "stack", string(debug.Stack()))
+		err = &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
+			Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
+	}()
+	return next(c)
 }
 
 // auth requires "Authorization: Bearer <token>" on every route but /healthz
 // when a token is configured. The comparison takes constant time.
-func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
-	if s.cfg.AuthToken == "" {
-		return next
+func (s *Server) auth(c echo.Context) error {
+	if s.authWant == nil || c.Request().URL.Path == "/healthz" {
+		return nil
 	}
-	want := []byte("Bearer " + s.cfg.AuthToken)
-	return func(c echo.Context) error {
-		if c.Request().URL.Path == "/healthz" {
-			return next(c)
-		}
-		got := []byte(c.Request().Header.Get(echo.HeaderAuthorization))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="kvserver"`)
-			return apiError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token", nil)
-		}
-		return next(c)
+	got := []byte(c.Request().Header.Get(echo.HeaderAuthorization))
+	if subtle.ConstantTimeCompare(got, s.authWant) != 1 {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="kvserver"`)
+		return apiError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token", nil)
 	}
+	return nil
 }
 
 // versionGate answers 404 UNSUPPORTED_API_VERSION for /api/<anything but v1>.
-func (s *Server) versionGate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		rest, ok := strings.CutPrefix(c.Request().URL.Path, "/api/")
-		if !ok {
-			return next(c)
-		}
-		version, _, _ := strings.Cut(rest, "/")
-		if version != APIVersion {
-			return apiError(http.StatusNotFound, CodeUnsupportedAPIVersion,
-				fmt.Sprintf("API version %q is not supported", version),
-				map[string]any{"supported": []string{APIVersion}})
-		}
-		return next(c)
+func versionGate(c echo.Context) error {
+	rest, ok := strings.CutPrefix(c.Request().URL.Path, "/api/")
+	if !ok {
+		return nil
 	}
+	version, _, _ := strings.Cut(rest, "/")
+	if version != APIVersion {
+		return apiError(http.StatusNotFound, CodeUnsupportedAPIVersion,
+			fmt.Sprintf("API version %q is not supported", version),
+			map[string]any{"supported": []string{APIVersion}})
+	}
+	return nil
 }
