@@ -12,7 +12,7 @@ GINKGO    := $(BIN)/ginkgo
 # Packages with plain Go tests (everything but the Ginkgo suites).
 UNIT_PKGS := ./server/... ./harness/... ./fault/... ./reports/... ./cmd/... ./docs/...
 
-.PHONY: all build tools deps test unit suites chaos docs docs-check bench fmt vet clean
+.PHONY: all build tools deps test unit suites quick chaos docs docs-check bench fmt vet clean
 
 all: build
 
@@ -43,6 +43,11 @@ unit:
 # suites runs the Ginkgo suites with the quick profile (CI's).
 suites: tools build
 	$(GINKGO) -r --race --keep-going --label-filter='!slow' --timeout=20m suites
+
+# quick is the quick label set, every spec not labelled slow, in parallel:
+# the inner loop while working on the server or the harness.
+quick: tools build
+	$(GINKGO) -r -p --keep-going --label-filter='!slow' suites
 
 test: deps tools build vet docs-check unit suites
 
