@@ -25,6 +25,7 @@ type benchFlags struct {
 	warmup      string
 	openLoop    float64
 	recovery    []int
+	fsyncLat    []time.Duration
 	skip        []string
 	full        bool
 	inProcess   bool
@@ -40,8 +41,11 @@ func newBenchCmd() *cobra.Command {
 generator (HDR histograms, no coordinated omission) and, in the same run with
 the same generator, a minimal net/http handler answering the same requests: the
 HTTP ceiling of this machine. Every kvserver figure is printed with its ratio to
-that baseline. It also measures the group-commit gain under --sync always,
-PUTs at a 1 MiB --max-memory with --eviction lru and lfu,
+that baseline. It also measures the group-commit gain under --sync always, at
+the disk's own fsync latency and again with each --fsync-latency added to every
+fsync (the server launched under strace, which holds each fsync that long: a
+slower disk; skipped without strace), PUTs at a 1 MiB --max-memory with
+--eviction lru and lfu,
 restart time against data size, a kill/restart/verify cycle, and RSS per stored
 byte against the server's --max-memory accounting; with redis-server and
 redis-benchmark installed, Redis figures for the same shapes are added.
@@ -53,7 +57,8 @@ whole matrix (1, 8, 64, 256 clients, every policy, up to a million keys).`,
 		Example: `  kvchaos bench
   kvchaos bench --full --out docs/bench
   kvchaos bench --scenarios get-hot,put-100b --concurrency 1,8,64,256 --duration 5s
-  kvchaos bench --skip recovery,memory --server-bin ./my-kvserver`,
+  kvchaos bench --skip recovery,memory --server-bin ./my-kvserver
+  kvchaos bench --skip sweep,eviction,recovery,crash-cycle,memory,redis --fsync-latency 1ms,5ms,10ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
 	}
@@ -68,6 +73,7 @@ whole matrix (1, 8, 64, 256 clients, every policy, up to a million keys).`,
 	fl.StringVar(&f.warmup, "warmup", "", "unmeasured warm-up before each point (default 300ms)")
 	fl.Float64Var(&f.openLoop, "open-loop", 0, "add an open-loop point at this fraction of the best closed-loop rate (default 0.5; negative: none)")
 	fl.IntSliceVar(&f.recovery, "recovery-keys", nil, "data sizes of the recovery curve in keys (default 10000,100000; --full adds 1000000)")
+	fl.DurationSliceVar(&f.fsyncLat, "fsync-latency", nil, "latencies added to every fsync at which the group-commit gain is measured again, under strace (default 1ms,5ms; 0: none)")
 	fl.StringSliceVar(&f.skip, "skip", nil, "sections to skip: sweep, group-commit, eviction, recovery, crash-cycle, memory, redis")
 	fl.BoolVar(&f.full, "full", false, "the whole matrix (takes about 10 minutes)")
 	fl.StringVar(&f.client, "client", "raw", "load generator's HTTP client: raw (lean HTTP/1.1, leaves the CPU to the servers) or net/http")
@@ -111,6 +117,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	if len(f.recovery) > 0 {
 		cfg.RecoveryKeys = f.recovery
+	}
+	if len(f.fsyncLat) > 0 {
+		cfg.FsyncLatency = f.fsyncLat
 	}
 	cfg.Skip = f.skip
 	cfg.Client = f.client

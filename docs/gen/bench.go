@@ -42,6 +42,19 @@ type Bench struct {
 		UngroupedHow        string  `json:"ungrouped_how"`
 		OneClientOpsPerSec  float64 `json:"one_client_ops_per_sec"`
 		Gain                float64 `json:"gain"`
+		// ByFsyncLatency is absent from a bench.json written before the
+		// bench measured it.
+		ByFsyncLatency []struct {
+			AddedMs             float64 `json:"added_fsync_ms"`
+			GroupedOpsPerSec    float64 `json:"grouped_ops_per_sec"`
+			GroupedTxPerFsync   float64 `json:"grouped_tx_per_fsync"`
+			GroupedP99US        float64 `json:"grouped_p99_us"`
+			UngroupedOpsPerSec  float64 `json:"ungrouped_ops_per_sec"`
+			UngroupedTxPerFsync float64 `json:"ungrouped_tx_per_fsync"`
+			UngroupedP99US      float64 `json:"ungrouped_p99_us"`
+			Gain                float64 `json:"gain"`
+		} `json:"by_fsync_latency"`
+		LatencySkipped string `json:"by_fsync_latency_skipped"`
 	} `json:"group_commit"`
 	Recovery []struct {
 		Name         string  `json:"name"`

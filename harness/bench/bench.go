@@ -42,7 +42,11 @@
 //	  }],
 //	  "group_commit": {"scenario","clients","rounds","grouped_ops_per_sec","grouped_tx_per_fsync",
 //	                   "ungrouped_ops_per_sec","ungrouped_tx_per_fsync","ungrouped_how",
-//	                   "one_client_ops_per_sec","gain"},
+//	                   "one_client_ops_per_sec","gain",
+//	                   "by_fsync_latency": [{"added_fsync_ms","grouped_ops_per_sec","grouped_tx_per_fsync",
+//	                                         "grouped_p99_us","ungrouped_ops_per_sec","ungrouped_tx_per_fsync",
+//	                                         "ungrouped_p99_us","gain"}],
+//	                   "by_fsync_latency_skipped": why the latency points are missing},
 //	  "recovery": [{"name","keys","value_size","writes","data_dir_bytes","log_bytes",
 //	                "snapshot_bytes","listen_s","ready_s","load_s","samples_s":[...]}],
 //	  "crash_cycle": {"keys","cycles","median_s","p90_s","max_s"},
@@ -54,7 +58,10 @@
 //
 // "ratio_to_baseline" is kvserver's ops/s divided by the baseline's at the
 // same scenario and concurrency; "accounting_error" is (accounted − RSS
-// growth) / RSS growth; "gain" is grouped ÷ ungrouped ops/s.
+// growth) / RSS growth; "gain" is grouped ÷ ungrouped ops/s. The
+// "by_fsync_latency" points run both servers under strace with the latency
+// added to every fsync (fault.SlowSync's launch mode), as on a disk whose
+// flush takes that long.
 package bench
 
 import (
@@ -105,6 +112,11 @@ type Config struct {
 	// MemoryKeys is how many 100 B keys and how many 1 MiB keys the memory
 	// measurement stores; defaults 200,000 and 64.
 	MemorySmallKeys, MemoryLargeKeys int
+	// FsyncLatency are the latencies added to every fsync at which the
+	// group-commit comparison is repeated (the server launched under
+	// strace); default 1ms and 5ms. An entry <= 0 is dropped, so
+	// []time.Duration{0} measures the disk's own latency only.
+	FsyncLatency []time.Duration
 	// Skip turns sections off: "sweep", "group-commit", "eviction", "recovery",
 	// "crash-cycle", "memory", "redis".
 	Skip []string
@@ -132,7 +144,8 @@ func Defaults(full bool) Config {
 		RecoveryKeys:    []int{10_000, 100_000},
 		Overwrites:      10,
 		MemorySmallKeys: 200_000, MemoryLargeKeys: 64,
-		Full: full,
+		FsyncLatency: []time.Duration{time.Millisecond, 5 * time.Millisecond},
+		Full:         full,
 	}
 	if full {
 		c.Concurrency = []int{1, 8, 64, 256}
@@ -175,6 +188,10 @@ func (c Config) withDefaults() Config {
 	if c.MemoryLargeKeys == 0 {
 		c.MemoryLargeKeys = d.MemoryLargeKeys
 	}
+	if c.FsyncLatency == nil {
+		c.FsyncLatency = d.FsyncLatency
+	}
+	c.FsyncLatency = slices.DeleteFunc(slices.Clone(c.FsyncLatency), func(d time.Duration) bool { return d <= 0 })
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}

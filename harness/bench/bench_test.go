@@ -161,8 +161,10 @@ func TestReportRatiosAndOutputs(t *testing.T) {
 			{Scenario: "get-hot", Target: "kvserver", Sync: "never", Result: res("closed", 8, 1000)},
 			{Scenario: "get-hot", Target: "kvserver", Sync: "never", Result: func() load.Result { r := res("open", 8, 500); r.Rate = 500; return r }()},
 		},
-		Recovery:    []Recovery{{Name: "10k", Keys: 10000, Writes: 10000, ReadySeconds: 0.1}, {Name: "100k", Keys: 100000, Writes: 100000, ReadySeconds: 0.5}},
-		GroupCommit: &GroupCommit{Scenario: "put-100b", Clients: 64, GroupedOpsPerSec: 10, UngroupedOpsPerSec: 1, Gain: 10},
+		Recovery: []Recovery{{Name: "10k", Keys: 10000, Writes: 10000, ReadySeconds: 0.1}, {Name: "100k", Keys: 100000, Writes: 100000, ReadySeconds: 0.5}},
+		GroupCommit: &GroupCommit{Scenario: "put-100b", Clients: 64, Rounds: 3, GroupedOpsPerSec: 10, UngroupedOpsPerSec: 1, Gain: 10,
+			ByFsyncLatency: []FsyncLatencyGain{{AddedMs: 5, GroupedOpsPerSec: 6400, GroupedTxPerFsync: 31.5, GroupedP99: 12000,
+				UngroupedOpsPerSec: 190, UngroupedTxPerFsync: 1, UngroupedP99: 400000, Gain: 33.7}}},
 	}
 	rep.fillRatios()
 	if r := rep.Points[2].Ratio; r != 0.8 {
@@ -178,7 +180,7 @@ func TestReportRatiosAndOutputs(t *testing.T) {
 	if err := WriteTable(rep, &table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"80%", "25%", "open 500/s", "10.0x"} {
+	for _, want := range []string{"80%", "25%", "open 500/s", "10.0x", "5 ms", "6400", "31.5", "33.7x"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -191,11 +193,17 @@ func TestReportRatiosAndOutputs(t *testing.T) {
 	if err != nil || len(back.Points) != 5 || back.Points[2].Ratio != 0.8 || back.Points[2].Latency.P99 != 900 {
 		t.Errorf("bench.json round trip: %v %+v", err, back)
 	}
+	if err == nil && (len(back.GroupCommit.ByFsyncLatency) != 1 || back.GroupCommit.ByFsyncLatency[0].Gain != 33.7) {
+		t.Errorf("bench.json round trip of the fsync-latency points: %+v", back.GroupCommit)
+	}
 	html, err := os.ReadFile(filepath.Join(dir, HTMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(string(html), "<svg"); n != 3 {
 		t.Errorf("bench.html has %d charts, want 3 (throughput, p99, recovery)", n)
+	}
+	if !strings.Contains(string(html), "<td>5 ms</td>") || !strings.Contains(string(html), "33.7×") {
+		t.Error("bench.html lacks the group-commit row at +5 ms per fsync")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -98,6 +99,9 @@ func WriteTable(rep *Report, w io.Writer) error {
 	if g := rep.GroupCommit; g != nil {
 		fmt.Fprintf(w, "\ngroup commit (%s, --sync always, %d clients): %.0f ops/s at %.1f tx/fsync vs %.0f ops/s at %.1f tx/fsync without (%s): %.1fx\n",
 			g.Scenario, g.Clients, g.GroupedOpsPerSec, g.GroupedTxPerFsync, g.UngroupedOpsPerSec, g.UngroupedTxPerFsync, g.UngroupedHow, g.Gain)
+		if err := writeLatencyGains(w, g); err != nil {
+			return err
+		}
 	}
 	if len(rep.Recovery) > 0 {
 		fmt.Fprintln(w, "\nrecovery (restart on a data dir, median of 3):")
@@ -142,4 +146,24 @@ func WriteTable(rep *Report, w io.Writer) error {
 		fmt.Fprintln(w, "note:", n)
 	}
 	return nil
+}
+
+// writeLatencyGains prints the group-commit comparison at each added fsync
+// latency, after the one at the disk's own.
+func writeLatencyGains(w io.Writer, g *GroupCommit) error {
+	if g.LatencySkipped != "" {
+		fmt.Fprintln(w, "group commit at added fsync latencies: skipped,", g.LatencySkipped)
+	}
+	if len(g.ByFsyncLatency) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "group commit against fsync latency (the server under strace, every fsync made slower; %d clients, medians of %d rounds):\n", g.Clients, g.Rounds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "added per fsync\tgrouped ops/s\ttx/fsync\tp99\tungrouped ops/s\ttx/fsync\tp99\tgain\t")
+	fmt.Fprintf(tw, "0 (the disk's own)\t%.0f\t%.1f\t-\t%.0f\t%.1f\t-\t%.1fx\t\n", g.GroupedOpsPerSec, g.GroupedTxPerFsync, g.UngroupedOpsPerSec, g.UngroupedTxPerFsync, g.Gain)
+	for _, l := range g.ByFsyncLatency {
+		fmt.Fprintf(tw, "%s ms\t%.0f\t%.1f\t%s\t%.0f\t%.1f\t%s\t%.1fx\t\n", strconv.FormatFloat(l.AddedMs, 'f', -1, 64),
+			l.GroupedOpsPerSec, l.GroupedTxPerFsync, us(l.GroupedP99), l.UngroupedOpsPerSec, l.UngroupedTxPerFsync, us(l.UngroupedP99), l.Gain)
+	}
+	return tw.Flush()
 }

@@ -134,6 +134,11 @@ type GroupCommit struct {
 	OneClientOpsPerSec float64 `json:"one_client_ops_per_sec"`
 	// Gain is GroupedOpsPerSec / UngroupedOpsPerSec.
 	Gain float64 `json:"gain"`
+	// ByFsyncLatency repeats the comparison at each added fsync latency
+	// (Config.FsyncLatency); LatencySkipped says why it was not measured
+	// when it was asked for. Both are empty when it was not asked for.
+	ByFsyncLatency []FsyncLatencyGain `json:"by_fsync_latency,omitempty"`
+	LatencySkipped string             `json:"by_fsync_latency_skipped,omitempty"`
 }
 
 // Recovery is one point of the recovery curve: how long a restart takes on

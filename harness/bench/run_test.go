@@ -25,7 +25,8 @@ func TestRunAgainstKvserver(t *testing.T) {
 		ServerBin: bin, Scenarios: []string{"put-100b", "mix-90-10"}, Concurrency: []int{1, 4},
 		Sync: []string{"always"}, Duration: 100 * time.Millisecond, Warmup: 20 * time.Millisecond,
 		RecoveryKeys: []int{1000}, Overwrites: 2, MemorySmallKeys: 2000, MemoryLargeKeys: 2,
-		Skip: []string{"redis"},
+		FsyncLatency: []time.Duration{2 * time.Millisecond},
+		Skip:         []string{"redis"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,14 @@ func TestRunAgainstKvserver(t *testing.T) {
 	}
 	if g := rep.GroupCommit; g == nil || g.GroupedOpsPerSec == 0 || g.UngroupedOpsPerSec == 0 {
 		t.Errorf("group commit %+v", g)
+	} else if _, err := exec.LookPath("strace"); err != nil {
+		if g.LatencySkipped == "" {
+			t.Errorf("no strace, yet the fsync-latency points were not skipped: %+v", g)
+		}
+	} else if len(g.ByFsyncLatency) != 1 || g.ByFsyncLatency[0].UngroupedTxPerFsync == 0 ||
+		// one fsync per request, each at least 2 ms: 64 clients cannot pass 500/s
+		g.ByFsyncLatency[0].UngroupedOpsPerSec > 500 {
+		t.Errorf("group commit at +2 ms per fsync %+v", g.ByFsyncLatency)
 	}
 	if len(rep.Recovery) != 2 || rep.Recovery[0].ReadySeconds <= 0 || rep.Recovery[1].Writes != 2000 || rep.Recovery[0].DataDirBytes == 0 {
 		t.Errorf("recovery %+v", rep.Recovery)
