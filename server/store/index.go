@@ -3,6 +3,7 @@ package store
 import (
 	"container/heap"
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"sync"
@@ -13,7 +14,7 @@ import (
 // buntdb's item and b-tree slot and this package's index entry cost, measured
 // as live heap per key after a GC (TestAccountingTracksHeap), so that
 // --max-memory tracks what the process really holds.
-const KeyOverhead = 224
+const KeyOverhead = 176
 
 // itemHeader bounds the bytes encodeItem adds to a value and content type.
 const itemHeader = 1 + 2*binary.MaxVarintLen64 + binary.MaxVarintLen16
@@ -49,25 +50,36 @@ const (
 	evictSamples  = 16
 )
 
-// keyInfo is the index's view of one live key.
+// keyInfo is the index's view of one live key. It holds no pointer but its
+// key (the same string buntdb holds): the index's recency list links slots,
+// not pointers, so a million keys cost the garbage collector a million
+// strings to look at rather than a million objects and their links.
 type keyInfo struct {
 	key        string
 	size       int64
 	expiresAt  int64 // unix nanos, 0 = none
-	prev, next *keyInfo
-	slot       int // position in index.keys
-	freq       uint8
 	lastAccess int64 // unix nanos of the last access (LFU decay, tie break)
+	prev, next int32 // slots of the neighbours in the recency list; 0 is its head
+	pos        int32 // position in index.live
+	freq       uint8
 }
+
+// chunkBits sizes the chunks keyInfos live in: 4096 per chunk. Chunks never
+// move, so a *keyInfo stays valid while the index grows.
+const chunkBits = 12
 
 // index tracks every live key's accounted size, recency (an exact LRU list),
 // frequency (a Redis-style decaying LFU counter) and expiry. The store's
 // committer is its only writer of keys; readers touch keys concurrently.
 type index struct {
-	mu    sync.Mutex
-	m     map[string]*keyInfo
-	keys  []*keyInfo // for random sampling (LFU)
-	lru   keyInfo    // sentinel: lru.next is the most recent, lru.prev the least
+	mu     sync.Mutex
+	m      map[string]int32 // key → slot
+	chunks []*[1 << chunkBits]keyInfo
+	// slot 0 is the recency list's sentinel: its next is the most recent
+	// key, its prev the least recent.
+	slots int32   // slots handed out so far, the sentinel included
+	free  []int32 // slots of removed keys, reused first
+	live  []int32 // the slots in use, for random sampling (LFU)
 	total int64
 	exps  expHeap
 	rng   *rand.Rand
@@ -77,38 +89,67 @@ type index struct {
 }
 
 func newIndex(seed uint64, tracksAccess bool) *index {
-	ix := &index{m: make(map[string]*keyInfo), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), tracksAccess: tracksAccess}
-	ix.lru.next, ix.lru.prev = &ix.lru, &ix.lru
+	ix := &index{m: make(map[string]int32), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), tracksAccess: tracksAccess}
+	ix.alloc() // the sentinel, slot 0, linked to itself
 	return ix
 }
 
-func (ix *index) unlink(k *keyInfo) {
-	k.prev.next, k.next.prev = k.next, k.prev
-	k.prev, k.next = nil, nil
+// at returns the keyInfo in slot i.
+func (ix *index) at(i int32) *keyInfo { return &ix.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+// alloc returns a free slot, zeroed.
+func (ix *index) alloc() int32 {
+	if n := len(ix.free); n > 0 {
+		i := ix.free[n-1]
+		ix.free = ix.free[:n-1]
+		*ix.at(i) = keyInfo{}
+		return i
+	}
+	i := ix.slots
+	if int(i>>chunkBits) == len(ix.chunks) {
+		ix.chunks = append(ix.chunks, new([1 << chunkBits]keyInfo))
+	}
+	ix.slots++
+	return i
 }
 
-func (ix *index) pushFront(k *keyInfo) {
-	k.prev, k.next = &ix.lru, ix.lru.next
-	ix.lru.next.prev = k
-	ix.lru.next = k
+func (ix *index) unlink(i int32) {
+	k := ix.at(i)
+	ix.at(k.prev).next, ix.at(k.next).prev = k.next, k.prev
+	k.prev, k.next = 0, 0
+}
+
+func (ix *index) pushFront(i int32) {
+	head := ix.at(0)
+	k := ix.at(i)
+	k.prev, k.next = 0, head.next
+	ix.at(head.next).prev = i
+	head.next = i
 }
 
 // put records key as written now with the given size and expiry.
 func (ix *index) put(key string, size, expiresAt, now int64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	k, ok := ix.m[key]
+	i, ok := ix.m[key]
+	var k *keyInfo
 	if ok {
+		k = ix.at(i)
 		ix.total -= k.size
-		ix.unlink(k)
+		ix.unlink(i)
 	} else {
-		k = &keyInfo{key: key, slot: len(ix.keys), freq: lfuInit}
-		ix.m[key] = k
-		ix.keys = append(ix.keys, k)
+		if len(ix.live) >= math.MaxInt32-1 {
+			panic("store: more than 2^31 keys")
+		}
+		i = ix.alloc()
+		k = ix.at(i)
+		k.key, k.freq, k.pos = key, lfuInit, int32(len(ix.live))
+		ix.m[key] = i
+		ix.live = append(ix.live, i)
 	}
 	k.size, k.lastAccess = size, now
 	ix.total += size
-	ix.pushFront(k)
+	ix.pushFront(i)
 	if expiresAt != k.expiresAt && expiresAt != 0 {
 		heap.Push(&ix.exps, expItem{at: expiresAt, key: key})
 	}
@@ -121,8 +162,8 @@ func (ix *index) put(key string, size, expiresAt, now int64) {
 // rebuildExpiries drops stale heap items (keys since rewritten or deleted).
 func (ix *index) rebuildExpiries() {
 	ix.exps = ix.exps[:0]
-	for _, k := range ix.m {
-		if k.expiresAt != 0 {
+	for _, i := range ix.live {
+		if k := ix.at(i); k.expiresAt != 0 {
 			ix.exps = append(ix.exps, expItem{at: k.expiresAt, key: k.key})
 		}
 	}
@@ -133,17 +174,20 @@ func (ix *index) rebuildExpiries() {
 func (ix *index) remove(key string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	k, ok := ix.m[key]
+	i, ok := ix.m[key]
 	if !ok {
 		return
 	}
+	k := ix.at(i)
 	ix.total -= k.size
-	ix.unlink(k)
-	last := ix.keys[len(ix.keys)-1]
-	ix.keys[k.slot] = last
-	last.slot = k.slot
-	ix.keys = ix.keys[:len(ix.keys)-1]
+	ix.unlink(i)
+	last := ix.live[len(ix.live)-1]
+	ix.live[k.pos] = last
+	ix.at(last).pos = k.pos
+	ix.live = ix.live[:len(ix.live)-1]
 	delete(ix.m, key)
+	*k = keyInfo{} // drop the key string
+	ix.free = append(ix.free, i)
 }
 
 // touch records a read of key. Without an eviction policy nothing reads
@@ -154,12 +198,13 @@ func (ix *index) touch(key string, now int64) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	k, ok := ix.m[key]
+	i, ok := ix.m[key]
 	if !ok {
 		return
 	}
-	ix.unlink(k)
-	ix.pushFront(k)
+	ix.unlink(i)
+	ix.pushFront(i)
+	k := ix.at(i)
 	k.freq = lfuDecay(k.freq, k.lastAccess, now)
 	if k.freq < 255 {
 		base := float64(int(k.freq) - lfuInit)
@@ -188,11 +233,11 @@ func lfuDecay(freq uint8, last, now int64) uint8 {
 func (ix *index) sizeOf(key string) (int64, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	k, ok := ix.m[key]
+	i, ok := ix.m[key]
 	if !ok {
 		return 0, false
 	}
-	return k.size, true
+	return ix.at(i).size, true
 }
 
 func (ix *index) totals() (keys int, bytes int64) {
@@ -208,9 +253,10 @@ func (ix *index) victims(policy EvictionPolicy, need int64, now int64, skip func
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var out []string
-	chosen := make(map[*keyInfo]bool)
-	take := func(k *keyInfo) {
-		chosen[k] = true
+	chosen := make(map[int32]bool)
+	take := func(i int32) {
+		k := ix.at(i)
+		chosen[i] = true
 		out = append(out, k.key)
 		need -= k.size
 	}
@@ -218,45 +264,45 @@ func (ix *index) victims(policy EvictionPolicy, need int64, now int64, skip func
 		if need <= 0 || e.at > now {
 			break // heap order is only partial: good enough for a head start
 		}
-		if k, ok := ix.m[e.key]; ok && k.expiresAt == e.at && !chosen[k] && !skip(k.key) {
-			take(k)
+		if i, ok := ix.m[e.key]; ok && ix.at(i).expiresAt == e.at && !chosen[i] && !skip(e.key) {
+			take(i)
 		}
 	}
 	switch policy {
 	case LRU:
-		step := func(k *keyInfo) *keyInfo { return k.prev }
-		start := ix.lru.prev
+		step := func(i int32) int32 { return ix.at(i).prev }
+		start := ix.at(0).prev
 		if mostRecent { // the evict-wrong mutant
-			step, start = func(k *keyInfo) *keyInfo { return k.next }, ix.lru.next
+			step, start = func(i int32) int32 { return ix.at(i).next }, ix.at(0).next
 		}
-		for k := start; need > 0 && k != &ix.lru; k = step(k) {
-			if !chosen[k] && !skip(k.key) {
-				take(k)
+		for i := start; need > 0 && i != 0; i = step(i) {
+			if !chosen[i] && !skip(ix.at(i).key) {
+				take(i)
 			}
 		}
 	case LFU:
-		for need > 0 && len(chosen) < len(ix.keys) {
-			var best *keyInfo
-			var bestFreq uint8
+		for need > 0 && len(chosen) < len(ix.live) {
+			best, bestFreq := int32(-1), uint8(0)
 			for range evictSamples {
-				k := ix.keys[ix.rng.IntN(len(ix.keys))]
-				if chosen[k] || skip(k.key) {
+				i := ix.live[ix.rng.IntN(len(ix.live))]
+				k := ix.at(i)
+				if chosen[i] || skip(k.key) {
 					continue
 				}
 				f := lfuDecay(k.freq, k.lastAccess, now)
-				if best == nil || f < bestFreq || (f == bestFreq && k.lastAccess < best.lastAccess) {
-					best, bestFreq = k, f
+				if best < 0 || f < bestFreq || (f == bestFreq && k.lastAccess < ix.at(best).lastAccess) {
+					best, bestFreq = i, f
 				}
 			}
-			if best == nil {
+			if best < 0 {
 				// Samples all excluded: fall back to a scan.
-				for _, k := range ix.keys {
-					if !chosen[k] && !skip(k.key) {
-						best = k
+				for _, i := range ix.live {
+					if !chosen[i] && !skip(ix.at(i).key) {
+						best = i
 						break
 					}
 				}
-				if best == nil {
+				if best < 0 {
 					break
 				}
 			}
@@ -280,7 +326,7 @@ func (ix *index) expired(now int64, limit int) []string {
 			break
 		}
 		heap.Pop(&ix.exps)
-		if k, ok := ix.m[e.key]; ok && k.expiresAt == e.at {
+		if i, ok := ix.m[e.key]; ok && ix.at(i).expiresAt == e.at {
 			out = append(out, e.key)
 		}
 	}
