@@ -127,25 +127,31 @@ func TestRecheck(t *testing.T) {
 		h      *hb
 		checks []artifact.CheckSpec
 		args   []string
+		faults []artifact.FaultEvent
 		want   []string // substrings of the output; the first "FAIL" makes it a failure
 	}{
 		{"clean history", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "a", 11, 12, 1),
-			[]artifact.CheckSpec{{Name: NameDurable, From: 10}, {Name: NameLinearizable}}, nil,
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}, {Name: NameLinearizable}}, nil, nil,
 			[]string{"durability: ok", "linearizability: ok", "integrity: ok", "snapshot: skipped: the linearizability check includes it"}},
-		{"default checks find a stale read", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(1, "k", "a", 4, 5, 1), nil, nil,
+		{"default checks find a stale read", new(hb).put(0, "k", "a", 0, 1, 1).put(0, "k", "b", 2, 3, 2).get(1, "k", "a", 4, 5, 1), nil, nil, nil,
 			[]string{"FAIL", "stale read"}},
 		{"durability from spec.json", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "", 11, 12, 0),
-			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, nil, []string{"FAIL", "lost write"}},
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, nil, nil, []string{"FAIL", "lost write"}},
 		{"skipped checkers say why", new(hb).put(0, "k", "a", 0, 1, 1).get(0, "k", "a", 11, 12, 1),
-			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, nil, []string{
+			[]artifact.CheckSpec{{Name: NameDurable, From: 10}}, nil, nil, []string{
 				"linearizability: skipped: the spec did not run it", "snapshot: skipped: no batch in the history found a key", "ttl: skipped: no acknowledged write in the history has a TTL",
 				"eviction: skipped: spec.json records no server arguments", "atomicity: skipped: needs the accounts", "counter: skipped: needs the counter's key"}},
 		{"eviction re-run from the server args", new(hb).put(0, "a", "x", 0, 1, 1).put(0, "a", "y", 2, 3, 2).get(0, "a", "x", 4, 5, 1).get(0, "b", "", 4, 5, 0),
-			[]artifact.CheckSpec{{Name: NameIntegrity}}, lru, []string{"FAIL", "eviction: 1 violation", "an old version survived", "linearizability: skipped"}},
-		{"ttl re-run from the history", new(hb).putTTL(0, "k", "a", "48h", 0, 0.1, 1).getTTL(0, "k", "a", 10, 10.1, 1, 48*3600e3), nil, nil,
+			[]artifact.CheckSpec{{Name: NameIntegrity}}, lru, nil, []string{"FAIL", "eviction: 1 violation", "an old version survived", "linearizability: skipped"}},
+		{"ttl re-run from the history", new(hb).putTTL(0, "k", "a", "48h", 0, 0.1, 1).getTTL(0, "k", "a", 10, 10.1, 1, 48*3600e3), nil, nil, nil,
 			[]string{"FAIL", "reset to its full length", "linearizability: skipped: 1 key(s) were written with a TTL", "eviction: skipped"}},
-		{"an evicting server's default linearizability is skipped", new(hb).put(0, "a", "x", 0, 1, 1).get(0, "a", "", 4, 5, 0), nil, lru,
+		{"an evicting server's default linearizability is skipped", new(hb).put(0, "a", "x", 0, 1, 1).get(0, "a", "", 4, 5, 0), nil, lru, nil,
 			[]string{"linearizability: skipped: the server may evict keys (--max-memory 16MiB --eviction lru)", "eviction: ok"}},
+		{"default linearizability skipped after a power loss under --sync never", new(hb).put(0, "k", "a", 0, 1, 1).get(1, "k", "", 3, 4, 0), nil,
+			[]string{"--sync", "never"}, []artifact.FaultEvent{{Name: "power-loss", Start: 2, End: 2.5}},
+			[]string{"linearizability: skipped: the run's faults (power-loss under --sync never) may lose acknowledged writes"}},
+		{"default linearizability runs after a kill", new(hb).put(0, "k", "a", 0, 1, 1).get(1, "k", "", 3, 4, 0), nil,
+			[]string{"--sync=never"}, []artifact.FaultEvent{{Name: "kill", Start: 2, End: 2}}, []string{"FAIL", "linearizability: 1 violation"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +161,9 @@ func TestRecheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := harness.WriteJSON(filepath.Join(dir, artifact.HistoryFile), tt.h.ops); err != nil {
+				t.Fatal(err)
+			}
+			if err := harness.WriteJSON(filepath.Join(dir, artifact.FaultsFile), tt.faults); err != nil {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/kvchaos/kvchaos/harness"
 	"github.com/kvchaos/kvchaos/harness/artifact"
@@ -38,7 +39,7 @@ func Recheck(dir string, w io.Writer) error {
 		fmt.Fprintf(w, "spec: %s (seed %d)\n", spec.Text, spec.Seed)
 	}
 	fmt.Fprintf(w, "history: %d ops, %d fault events\n", len(h), len(faults))
-	run, skipped := plan(spec, h)
+	run, skipped := plan(spec, h, faults)
 	var errs []error
 	for _, c := range run {
 		res := Run(c, h, faults, dir, WithServerArgs(spec.ServerArgs))
@@ -62,7 +63,7 @@ type skip struct{ name, why string }
 // plan picks the checks to re-run: those the spec recorded, then every
 // other checker whose inputs the artifacts hold and whose premises they
 // meet; the rest are skipped with the reason.
-func plan(spec artifact.Spec, h []artifact.Op) ([]artifact.CheckSpec, []skip) {
+func plan(spec artifact.Spec, h []artifact.Op, faults []artifact.FaultEvent) ([]artifact.CheckSpec, []skip) {
 	run := slices.Clone(spec.Checks)
 	recorded := func(name string) bool {
 		return slices.ContainsFunc(run, func(c artifact.CheckSpec) bool { return c.Name == name })
@@ -84,6 +85,9 @@ func plan(spec artifact.Spec, h []artifact.Op) ([]artifact.CheckSpec, []skip) {
 	switch {
 	case len(spec.Checks) > 0:
 		why = "the spec did not run it: its faults or --sync may lose acknowledged writes, which the register model reports as violations"
+	case lossy(faults, spec.ServerArgs) != "":
+		why = fmt.Sprintf("the run's faults (%s) may lose acknowledged writes within the server's promise, which the register model reports as violations, and the spec recorded no check saying what it allows",
+			lossy(faults, spec.ServerArgs))
 	case mem.evicts():
 		why = fmt.Sprintf("the server may evict keys (%s), which the register model cannot tell from lost writes; the eviction check covers them", mem)
 	case len(ttlKeys) > 0:
@@ -112,6 +116,42 @@ func plan(spec artifact.Spec, h []artifact.Op) ([]artifact.CheckSpec, []skip) {
 	add(NameAtomicity, "needs the accounts and the total they keep, which spec.json records only for an atomicity check the spec ran")
 	add(NameCounter, "needs the counter's key, which spec.json records only for a counter check the spec ran")
 	return run, skipped
+}
+
+// lossy names the faults of a timeline that may make a correct server lose
+// acknowledged writes: damage to its files (torn-write, corrupt,
+// crash-states) under any --sync, and power-loss unless --sync is always
+// (the default). Process faults (kill, pause, crashloop, ...) lose nothing
+// acknowledged: the page cache outlives the process.
+func lossy(faults []artifact.FaultEvent, args []string) string {
+	sync := "always"
+	for i, a := range args {
+		name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "sync" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if !ok && i+1 < len(args) {
+			value = args[i+1]
+		}
+		sync = value
+	}
+	var names []string
+	for _, f := range faults {
+		switch f.Name {
+		case "torn-write", "corrupt", "crash-states":
+		case "power-loss":
+			if sync == "always" {
+				continue
+			}
+			f.Name += " under --sync " + sync
+		default:
+			continue
+		}
+		if !slices.Contains(names, f.Name) {
+			names = append(names, f.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func readJSON(path string, v any) error {
