@@ -136,9 +136,8 @@ func decodeOp(raw json.RawMessage, maxTTL time.Duration) (store.Op, string) {
 		default:
 			return op, "set needs value or value_base64"
 		}
-		op.ContentType = defaultContentType
-		if in.ContentType != nil && *in.ContentType != "" {
-			op.ContentType = *in.ContentType
+		if in.ContentType != nil {
+			op.ContentType = storedContentType(*in.ContentType)
 		}
 		if in.TTL != nil {
 			ttl, err := parseTTL(*in.TTL, maxTTL)
@@ -253,7 +252,7 @@ func encodeResult(op store.Op, r store.OpResult) batchResult {
 		out.Found = &found
 		if found {
 			meta(&r.Entry.Meta)
-			out.ContentType = r.Entry.ContentType
+			out.ContentType = shownContentType(r.Entry.ContentType)
 			if v := r.Entry.Value; utf8.Valid(v) {
 				s := string(v)
 				out.Value = &s

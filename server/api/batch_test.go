@@ -19,14 +19,14 @@ func TestDecodeBatch(t *testing.T) {
 	}{
 		{name: "all kinds", body: `{"ops":[{"op":"set","key":"a","value":"x","ttl":"5s"},{"op":"set","key":"b","value_base64":"AP8=","content_type":"t/x"},{"op":"delete","key":"a"},{"op":"get","key":"b"},{"op":"check","key":"b","revision":3},{"op":"check","key":"c","exists":false}]}`,
 			wantOps: []store.Op{
-				{Kind: store.OpSet, Key: "a", Value: []byte("x"), ContentType: defaultContentType, TTL: 5 * time.Second},
+				{Kind: store.OpSet, Key: "a", Value: []byte("x"), TTL: 5 * time.Second},
 				{Kind: store.OpSet, Key: "b", Value: []byte{0, 0xff}, ContentType: "t/x"},
 				{Kind: store.OpDelete, Key: "a"},
 				{Kind: store.OpGet, Key: "b"},
 				{Kind: store.OpCheck, Key: "b", IfRevision: 3},
 				{Kind: store.OpCheck, Key: "c", IfAbsent: true},
 			}},
-		{name: "empty value", body: `{"ops":[{"op":"set","key":"a","value":""}]}`, wantOps: []store.Op{{Kind: store.OpSet, Key: "a", Value: []byte{}, ContentType: defaultContentType}}},
+		{name: "empty value", body: `{"ops":[{"op":"set","key":"a","value":""}]}`, wantOps: []store.Op{{Kind: store.OpSet, Key: "a", Value: []byte{}}}},
 		{name: "not json", body: `nope`, wantIdx: -1, wantErr: "not a JSON object"},
 		{name: "trailing data", body: `{"ops":[{"op":"get","key":"a"}]} {}`, wantIdx: -1, wantErr: "trailing"},
 		{name: "unknown top field", body: `{"ops":[],"x":1}`, wantIdx: -1, wantErr: "unknown field"},
@@ -120,7 +120,7 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 			switch op.Kind {
 			case store.OpSet:
-				if op.Value == nil || op.ContentType == "" || op.TTL < 0 || op.TTL > time.Hour || op.IfRevision != 0 || op.IfAbsent {
+				if op.Value == nil || op.ContentType == defaultContentType || op.TTL < 0 || op.TTL > time.Hour || op.IfRevision != 0 || op.IfAbsent {
 					t.Fatalf("op %d: bad set %+v", i, op)
 				}
 			case store.OpCheck:
