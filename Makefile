@@ -65,10 +65,12 @@ docs: build
 docs-check:
 	$(GO) run ./cmd/kvchaos docs --check
 
-# bench measures kvserver beside a net/http baseline (bench.json, bench.html
-# in reports/bench); `make docs` renders docs/performance-tuning.md from a
+# bench measures kvserver beside a net/http baseline and, installed here when
+# missing and root, redis-server for reference (bench.json, bench.html in
+# reports/bench); `make docs` renders docs/performance-tuning.md from a
 # copy in docs/data/bench.json.
 bench: build
+	@bash .ci/deps redis
 	$(BIN)/kvchaos bench --server-bin $(BIN)/kvserver --out reports/bench
 
 clean:
