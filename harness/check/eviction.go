@@ -35,18 +35,24 @@ func Eviction(h []artifact.Op, in Inputs) Result {
 	}
 	writes := map[string][]effect{} // key -> every write that may have happened
 	atRev := map[string]map[uint64]effect{}
+	acked := map[string]*ackedWrites{}
 	ttl := map[string]bool{}
 	for _, op := range h {
 		for _, e := range finalEffects(op) {
 			writes[e.Key] = append(writes[e.Key], e)
 			ttl[e.Key] = ttl[e.Key] || e.TTL != ""
-			if e.Rev != 0 {
-				if atRev[e.Key] == nil {
-					atRev[e.Key] = map[uint64]effect{}
-				}
-				atRev[e.Key][e.Rev] = e
+			if e.Rev == 0 {
+				continue
 			}
+			if atRev[e.Key] == nil {
+				atRev[e.Key], acked[e.Key] = map[uint64]effect{}, &ackedWrites{}
+			}
+			atRev[e.Key][e.Rev] = e
+			acked[e.Key].ws = append(acked[e.Key].ws, e)
 		}
+	}
+	for _, a := range acked {
+		a.index()
 	}
 	for _, op := range h {
 		if v, ok := uncleanRead(op, in.Faults); ok {
@@ -62,7 +68,7 @@ func Eviction(h []artifact.Op, in Inputs) Result {
 			var v *Violation
 			switch {
 			case r.Found:
-				v = survivorProblem(r, writes[r.Key], atRev[r.Key], in.Faults)
+				v = survivorProblem(r, acked[r.Key], atRev[r.Key], in.Faults)
 			case !mem.evicts() && !ttl[r.Key]:
 				v = vanished(r, writes[r.Key], in.Faults)
 			}
@@ -90,7 +96,7 @@ func uncleanRead(op artifact.Op, faults []artifact.FaultEvent) (Violation, bool)
 
 // survivorProblem checks a key found under memory pressure: exact bytes at
 // its revision, and not older than what was acknowledged before the read.
-func survivorProblem(r read, ws []effect, atRev map[uint64]effect, faults []artifact.FaultEvent) *Violation {
+func survivorProblem(r read, acked *ackedWrites, atRev map[uint64]effect, faults []artifact.FaultEvent) *Violation {
 	if r.Rev == 0 {
 		return nil
 	}
@@ -103,12 +109,10 @@ func survivorProblem(r read, ws []effect, atRev map[uint64]effect, faults []arti
 			Message: fmt.Sprintf("key %q: the read at %.3fs found %s at revision %d, but the write of revision %d was %s",
 				r.Key, r.Op.Call, r.Value, r.Rev, r.Rev, want)}
 	}
-	for _, w := range ws {
-		if w.Op.Outcome == artifact.OutcomeOK && w.Rev > r.Rev && w.Op.Return < r.Op.Call && !faultBetween(faults, w.Op.Return, r.Op.Call) {
-			return &Violation{Key: r.Key, Ops: []artifact.Op{w.Op, r.Op},
-				Message: fmt.Sprintf("key %q: an old version survived: the read at %.3fs found revision %d, but revision %d had been acknowledged at %.3fs",
-					r.Key, r.Op.Call, r.Rev, w.Rev, w.Op.Return)}
-		}
+	if w := acked.newer(r.Rev, r.Op.Call, faults); w != nil {
+		return &Violation{Key: r.Key, Ops: []artifact.Op{w.Op, r.Op},
+			Message: fmt.Sprintf("key %q: an old version survived: the read at %.3fs found revision %d, but revision %d had been acknowledged at %.3fs",
+				r.Key, r.Op.Call, r.Rev, w.Rev, w.Op.Return)}
 	}
 	return nil
 }

@@ -25,19 +25,23 @@ import (
 // remove keys without an op in the history).
 func Snapshot(h []artifact.Op, faults []artifact.FaultEvent) Result {
 	res := Result{Check: NameSnapshot}
-	acked := map[string][]effect{} // key -> acknowledged writes, by return time
+	acked := map[string]*ackedWrites{}
 	for _, op := range h {
 		if op.Outcome != artifact.OutcomeOK {
 			continue
 		}
 		for _, e := range finalEffects(op) {
-			if e.Rev != 0 {
-				acked[e.Key] = append(acked[e.Key], e)
+			if e.Rev == 0 {
+				continue
 			}
+			if acked[e.Key] == nil {
+				acked[e.Key] = &ackedWrites{}
+			}
+			acked[e.Key].ws = append(acked[e.Key].ws, e)
 		}
 	}
-	for _, ws := range acked {
-		sort.Slice(ws, func(i, j int) bool { return ws[i].Op.Return < ws[j].Op.Return })
+	for _, a := range acked {
+		a.index()
 	}
 	for _, op := range h {
 		if op.Outcome != artifact.OutcomeOK || op.Kind != harness.KindBatch {
@@ -54,7 +58,7 @@ func Snapshot(h []artifact.Op, faults []artifact.FaultEvent) Result {
 }
 
 // tornRead judges one batch; judged is false when it found no key.
-func tornRead(op artifact.Op, acked map[string][]effect, faults []artifact.FaultEvent) (v *Violation, judged bool) {
+func tornRead(op artifact.Op, acked map[string]*ackedWrites, faults []artifact.FaultEvent) (v *Violation, judged bool) {
 	in, err := harness.DecodeInput(op.Input)
 	if err != nil {
 		return nil, false
@@ -88,16 +92,10 @@ func tornRead(op artifact.Op, acked map[string][]effect, faults []artifact.Fault
 		if wrote[b.Key] {
 			continue
 		}
-		for _, w := range acked[b.Key] {
-			if w.Op.Return >= op.Call {
-				break
-			}
-			if w.Rev > r.Revision && !faultBetween(faults, w.Op.Return, op.Call) {
-				problems = append(problems, fmt.Sprintf("%q at revision %d, older than its revision %d acknowledged at %.4fs, before the batch began",
-					b.Key, r.Revision, w.Rev, w.Op.Return))
-				evidence = append(evidence, w.Op)
-				break
-			}
+		if w := acked[b.Key].newer(r.Revision, op.Call, faults); w != nil {
+			problems = append(problems, fmt.Sprintf("%q at revision %d, older than its revision %d acknowledged at %.4fs, before the batch began",
+				b.Key, r.Revision, w.Rev, w.Op.Return))
+			evidence = append(evidence, w.Op)
 		}
 	}
 	if len(problems) == 0 {
@@ -109,6 +107,47 @@ func tornRead(op artifact.Op, acked map[string][]effect, faults []artifact.Fault
 			op.Client, op.Call, out.Revision, strings.Join(seen, " "), strings.Join(problems, "; ")),
 		Ops: append(evidence, op),
 	}, true
+}
+
+// ackedWrites are one key's acknowledged writes in return order, with the
+// running maximum of their revisions, so a read asks in O(log n) whether
+// any write acknowledged before it is newer than what it saw.
+type ackedWrites struct {
+	ws     []effect
+	maxRev []uint64 // maxRev[i]: highest revision among ws[:i+1]
+}
+
+func (a *ackedWrites) index() {
+	sort.Slice(a.ws, func(i, j int) bool { return a.ws[i].Op.Return < a.ws[j].Op.Return })
+	a.maxRev = make([]uint64, len(a.ws))
+	for i, w := range a.ws {
+		a.maxRev[i] = w.Rev
+		if i > 0 {
+			a.maxRev[i] = max(a.maxRev[i], a.maxRev[i-1])
+		}
+	}
+}
+
+// newer returns a write acknowledged before t with a revision above rev
+// and no fault window between its acknowledgement and t, or nil.
+func (a *ackedWrites) newer(rev uint64, t float64, faults []artifact.FaultEvent) *effect {
+	if a == nil {
+		return nil
+	}
+	n := sort.Search(len(a.ws), func(i int) bool { return a.ws[i].Op.Return >= t })
+	if n == 0 || a.maxRev[n-1] <= rev {
+		return nil
+	}
+	for i := n - 1; i >= 0; i-- {
+		w := &a.ws[i]
+		if faultBetween(faults, w.Op.Return, t) {
+			return nil // this and every earlier write are separated from t by a fault
+		}
+		if w.Rev > rev {
+			return w
+		}
+	}
+	return nil
 }
 
 // faultBetween reports whether a fault window overlaps [from, to].
