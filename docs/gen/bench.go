@@ -52,6 +52,8 @@ type Bench struct {
 			UngroupedOpsPerSec  float64 `json:"ungrouped_ops_per_sec"`
 			UngroupedTxPerFsync float64 `json:"ungrouped_tx_per_fsync"`
 			UngroupedP99US      float64 `json:"ungrouped_p99_us"`
+			GroupedFsyncMs      float64 `json:"grouped_fsync_ms"`
+			UngroupedFsyncMs    float64 `json:"ungrouped_fsync_ms"`
 			Gain                float64 `json:"gain"`
 		} `json:"by_fsync_latency"`
 		LatencySkipped string `json:"by_fsync_latency_skipped"`

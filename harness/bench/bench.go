@@ -36,7 +36,7 @@
 //	    "series": [{"t","ops","errors","ops_per_sec","p50_us","p99_us"}],
 //	    "first_error",
 //	    "baseline_ops_per_sec", "ratio_to_baseline" (kvserver, closed loop),
-//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync","evictions"},
+//	    "server": {"cpu_cores","rss_bytes","commits","fsyncs","groups","tx_per_fsync","evictions","fsync_ms"},
 //	    "generator_cpu_cores", "other_cpu_cores" (CPU used by the rest of the machine: noise),
 //	    "load1" (1-minute load average before the point)
 //	  }],
@@ -44,8 +44,8 @@
 //	                   "ungrouped_ops_per_sec","ungrouped_tx_per_fsync","ungrouped_how",
 //	                   "one_client_ops_per_sec","gain",
 //	                   "by_fsync_latency": [{"added_fsync_ms","grouped_ops_per_sec","grouped_tx_per_fsync",
-//	                                         "grouped_p99_us","ungrouped_ops_per_sec","ungrouped_tx_per_fsync",
-//	                                         "ungrouped_p99_us","gain"}],
+//	                                         "grouped_p99_us","grouped_fsync_ms","ungrouped_ops_per_sec",
+//	                                         "ungrouped_tx_per_fsync","ungrouped_p99_us","ungrouped_fsync_ms","gain"}],
 //	                   "by_fsync_latency_skipped": why the latency points are missing},
 //	  "recovery": [{"name","keys","value_size","writes","data_dir_bytes","log_bytes",
 //	                "snapshot_bytes","listen_s","ready_s","load_s","samples_s":[...]}],
@@ -407,6 +407,7 @@ func measure(ctx context.Context, cfg Config, srv endpoint, s Scenario, clients 
 		p.Server.Evictions = int64(after["kvserver_evictions_total"] - before["kvserver_evictions_total"])
 		if p.Server.Fsyncs > 0 {
 			p.Server.TxPerFsync = float64(p.Server.Commits) / float64(p.Server.Fsyncs)
+			p.Server.FsyncMs = 1000 * (after["kvserver_fsync_seconds_total"] - before["kvserver_fsync_seconds_total"]) / float64(p.Server.Fsyncs)
 		}
 	}
 	return p

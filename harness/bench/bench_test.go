@@ -164,7 +164,7 @@ func TestReportRatiosAndOutputs(t *testing.T) {
 		Recovery: []Recovery{{Name: "10k", Keys: 10000, Writes: 10000, ReadySeconds: 0.1}, {Name: "100k", Keys: 100000, Writes: 100000, ReadySeconds: 0.5}},
 		GroupCommit: &GroupCommit{Scenario: "put-100b", Clients: 64, Rounds: 3, GroupedOpsPerSec: 10, UngroupedOpsPerSec: 1, Gain: 10,
 			ByFsyncLatency: []FsyncLatencyGain{{AddedMs: 5, GroupedOpsPerSec: 6400, GroupedTxPerFsync: 31.5, GroupedP99: 12000,
-				UngroupedOpsPerSec: 190, UngroupedTxPerFsync: 1, UngroupedP99: 400000, Gain: 33.7}}},
+				UngroupedOpsPerSec: 190, UngroupedTxPerFsync: 1, UngroupedP99: 400000, GroupedFsyncMs: 6.4, UngroupedFsyncMs: 6.2, Gain: 33.7}}},
 	}
 	rep.fillRatios()
 	if r := rep.Points[2].Ratio; r != 0.8 {

@@ -114,6 +114,9 @@ type ServerCounters struct {
 	Groups     int64   `json:"groups"`
 	TxPerFsync float64 `json:"tx_per_fsync"`
 	Evictions  int64   `json:"evictions"`
+	// FsyncMs is the mean time one fsync of the log took as the server
+	// timed it (kvserver_fsync_seconds_total ÷ kvserver_fsyncs_total).
+	FsyncMs float64 `json:"fsync_ms,omitempty"`
 }
 
 // GroupCommit compares durable PUT throughput with and without group commit.
