@@ -43,6 +43,7 @@ type config struct {
 	IdleTimeout       time.Duration
 	GroupCommitMax    int
 	SnapshotMinLog    int64
+	DebugAddr         string
 }
 
 // errHelp is returned when -h or --help was asked for; usage went to stdout.
@@ -94,6 +95,7 @@ func serveFlags(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time from the end of the request headers to the end of the response, so a client that stops reading cannot hold a handler")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&c.GroupCommitMax, "group-commit-max", c.GroupCommitMax, "most transactions sharing one log write and fsync (1 turns group commit off, for measuring it)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address for Go's profiler (/debug/pprof/) on a listener of its own, e.g. 127.0.0.1:6060 (empty = off)")
 	fs.Func("snapshot-min-log", "log size below which no snapshot (compaction) is taken, bytes with optional unit (default 64MiB); a snapshot is taken when the log is larger than this and than twice the dataset", positiveBytes(&c.SnapshotMinLog))
 	return fs
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -142,5 +143,25 @@ func TestGOMEMLIMITIsLeftAlone(t *testing.T) {
 	defer stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Fatalf("soft memory limit changed from %d to %d although GOMEMLIMIT is set", before, got)
+	}
+}
+
+func TestDebugServerServesProfiles(t *testing.T) {
+	stop, addr, err := serveDebug("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("status %d, body %.200q", resp.StatusCode, body)
+	}
+	if _, _, err := serveDebug(addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "--debug-addr") {
+		t.Fatalf("an address in use: error %v", err)
 	}
 }

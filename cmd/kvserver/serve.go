@@ -23,6 +23,13 @@ import (
 func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	stopWatch := watchMemoryLimit(cfg.MaxMemory, cfg.GCHeadroom, log)
 	defer stopWatch()
+	if cfg.DebugAddr != "" {
+		stopDebug, _, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return fatal(stderr, "%v", err)
+		}
+		defer stopDebug()
+	}
 	srv := api.New(api.Config{
 		MaxValueSize: cfg.MaxValueSize, MaxBodySize: cfg.MaxBodySize, MaxBatchOps: cfg.MaxBatchOps,
 		MaxTTL: cfg.MaxTTL, AuthToken: cfg.AuthToken, Sync: cfg.Sync, Build: buildInfo(), Logger: log,
