@@ -176,9 +176,13 @@ type CrashCycle struct {
 // Memory compares the RSS a data set costs with the bytes stored and with
 // the server's accounting behind --max-memory (kvserver_dataset_bytes).
 type Memory struct {
-	Name        string  `json:"name"`
-	Keys        int     `json:"keys"`
-	ValueSize   int     `json:"value_size"`
+	Name      string `json:"name"`
+	Keys      int    `json:"keys"`
+	ValueSize int    `json:"value_size"`
+	// MaxMemory is the server's --max-memory (with --eviction lru), 0 for
+	// none; Evictions is how many keys it evicted to stay under it.
+	MaxMemory   int64   `json:"max_memory"`
+	Evictions   int64   `json:"evictions"`
 	StoredBytes int64   `json:"stored_bytes"`
 	RSSBefore   int64   `json:"rss_before"`
 	RSSAfter    int64   `json:"rss_after"`
@@ -190,6 +194,13 @@ type Memory struct {
 	HeapGrowth      int64   `json:"heap_growth"`
 	Accounted       int64   `json:"accounted_bytes"`
 	AccountingError float64 `json:"accounting_error"`
+	// OverwriteOpsPerSec is the rate of PUTs overwriting the stored keys
+	// from OverwriteClients clients after the fill, and RSSUnderLoad the
+	// RSS at its end: what the data set, and --max-memory's tighter GC,
+	// cost in throughput and memory under writes.
+	OverwriteClients   int     `json:"overwrite_clients"`
+	OverwriteOpsPerSec float64 `json:"overwrite_ops_per_sec"`
+	RSSUnderLoad       int64   `json:"rss_under_load"`
 }
 
 // RedisPoint is one redis-benchmark figure, for reference.

@@ -67,7 +67,11 @@ func TestRunAgainstKvserver(t *testing.T) {
 	if c := rep.CrashCycle; c == nil || c.Median <= 0 {
 		t.Errorf("crash cycle %+v", c)
 	}
-	if len(rep.Memory) != 2 || rep.Memory[0].Accounted <= 0 || rep.Memory[1].StoredBytes < 2<<20 {
+	// Small and large values, each without a limit and then at a
+	// --max-memory of what the first run accounted.
+	if len(rep.Memory) != 4 || rep.Memory[0].Accounted <= 0 || rep.Memory[0].MaxMemory != 0 ||
+		rep.Memory[1].MaxMemory != rep.Memory[0].Accounted || rep.Memory[1].Accounted > rep.Memory[1].MaxMemory ||
+		rep.Memory[2].StoredBytes < 2<<20 || rep.Memory[3].OverwriteOpsPerSec <= 0 {
 		t.Errorf("memory %+v", rep.Memory)
 	}
 	if rep.Server == nil || rep.Server["name"] != "kvserver" {
