@@ -1,8 +1,8 @@
 // Package fault injects real faults into a running key-value server treated as
 // a black box: signals to its process (Kill, Terminate, Pause, CrashLoop),
-// faults of its disk (DiskFull, IOError, PowerLoss, TornWrite, Corrupt, and
-// CrashStates, which records every state a power loss could leave at an fsync
-// boundary) and of its resources (MemoryLimit, CPUStarve). Cleanup removes
+// faults of its disk (DiskFull, IOError, SlowSync, PowerLoss, TornWrite,
+// Corrupt, and CrashStates, which records every state a power loss could
+// leave at an fsync boundary) and of its resources (MemoryLimit, CPUStarve). Cleanup removes
 // what an interrupted run left behind.
 //
 // Every fault is one small type implementing Injector. Optional abilities are

@@ -248,7 +248,7 @@ func (e *Env) Check(cs artifact.CheckSpec) check.Result {
 func (e *Env) Run(cs artifact.CheckSpec) check.Result {
 	e.spec.Checks = append(e.spec.Checks, cs)
 	ginkgo.By(fmt.Sprintf("checking %s over %d ops", cs.Name, e.History.Len()))
-	res := check.Run(cs, e.History.Ops(), e.Clock.Faults(), e.Dir)
+	res := check.Run(cs, e.History.Ops(), e.Clock.Faults(), e.Dir, check.WithServerArgs(e.Target.Args()))
 	e.figures["check_"+cs.Name+"_violations"] = float64(len(res.Violations))
 	return res
 }

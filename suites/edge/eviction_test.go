@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/artifact"
+	"github.com/kvchaos/kvchaos/harness/check"
 	"github.com/kvchaos/kvchaos/harness/suite"
 	"github.com/kvchaos/kvchaos/harness/workload"
 )
@@ -155,10 +157,12 @@ var _ = Describe("eviction under memory pressure", Label("edge", "eviction"), fu
 		It(fmt.Sprintf("keeps the dataset under --max-memory 16MiB with %s while writing 3× the limit", policy), SpecTimeout(3*time.Minute), func(ctx SpecContext) {
 			env := suite.Start(suite.Options{Args: []string{"--max-memory", "16MiB", "--eviction", policy, "--sync", "never"}})
 			expectNone(evictionScenario(ctx, env, policy, 16<<20))
+			env.Check(artifact.CheckSpec{Name: check.NameEviction})
 		})
 		It(fmt.Sprintf("keeps the dataset under --max-memory 64MiB with %s while writing 3× the limit", policy), Label("slow"), SpecTimeout(6*time.Minute), func(ctx SpecContext) {
 			env := suite.Start(suite.Options{Args: []string{"--max-memory", "64MiB", "--eviction", policy, "--sync", "never"}})
 			expectNone(evictionScenario(ctx, env, policy, 64<<20))
+			env.Check(artifact.CheckSpec{Name: check.NameEviction})
 		})
 	}
 })

@@ -10,6 +10,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/artifact"
+	"github.com/kvchaos/kvchaos/harness/check"
 	"github.com/kvchaos/kvchaos/harness/suite"
 )
 
@@ -109,11 +111,13 @@ var _ = Describe("high TTLs", Label("edge", "ttl"), func() {
 	It("report the remaining TTL within 1s of the truth after the write, a SIGTERM restart and a SIGKILL restart", SpecTimeout(2*time.Minute), func(ctx SpecContext) {
 		env := suite.Start(suite.Options{})
 		expectNone(longTTLScenario(ctx, env, 2))
+		env.Check(artifact.CheckSpec{Name: check.NameTTL})
 	})
 
 	It("keep a 10-year TTL exact across many restarts", Label("slow"), SpecTimeout(5*time.Minute), func(ctx SpecContext) {
 		env := suite.Start(suite.Options{})
 		expectNone(longTTLScenario(ctx, env, 12))
+		env.Check(artifact.CheckSpec{Name: check.NameTTL})
 	})
 
 	DescribeTable("refuse overflowing and nonsense TTLs with 400 INVALID_TTL and store nothing",

@@ -29,7 +29,7 @@ func TestReliability(t *testing.T) {
 	RunSpecs(t, "reliability")
 }
 
-var _ = suite.Setup("reliability", suite.Build{})
+var _ = suite.Setup("reliability", suite.Build{Mutants: true})
 
 // Nothing may outlive a spec: no server, mount, cgroup or tracer. The
 // bootstrap owns the suite's teardown node, so the check runs after every
@@ -53,7 +53,7 @@ var _ = BeforeEach(func() {
 				case strings.HasPrefix(l, "process "):
 					// servers carry the spec's id; tracers and memory
 					// hogs the fault package starts carry their kind
-					if strings.Contains(l, id) || (serial && (strings.Contains(l, "=ioerror)") || strings.Contains(l, "=memory-hog)"))) {
+					if strings.Contains(l, id) || (serial && (strings.Contains(l, "=ioerror)") || strings.Contains(l, "=slowsync)") || strings.Contains(l, "=memory-hog)"))) {
 						left = append(left, l)
 					}
 				case serial:
