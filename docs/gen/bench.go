@@ -85,6 +85,11 @@ type Bench struct {
 		RSSPerStoredByte float64 `json:"rss_per_stored_byte"`
 		AccountedBytes   int64   `json:"accounted_bytes"`
 		AccountingError  float64 `json:"accounting_error"`
+		MaxMemory        int64   `json:"max_memory"`
+		Evictions        int64   `json:"evictions"`
+		OverwriteClients int     `json:"overwrite_clients"`
+		OverwriteOps     float64 `json:"overwrite_ops_per_sec"`
+		RSSUnderLoad     int64   `json:"rss_under_load"`
 	} `json:"memory"`
 	Redis []struct {
 		Scenario  string  `json:"scenario"`

@@ -143,10 +143,18 @@ func PerformancePage(root string) ([]byte, error) {
 			num(float64(cc.Keys)), cc.Cycles, cc.MedianS*1000, cc.P90S*1000, cc.MaxS*1000)
 	}
 	if len(bench.Memory) > 0 {
-		w("\n## Memory\n\n| Case | Keys | Value | Stored | RSS growth | RSS per stored byte | Accounted (`--max-memory`) | Accounting vs RSS |\n|---|---|---|---|---|---|---|---|\n")
+		w("\n## Memory\n\nEach data set is stored twice in a fresh server (`--sync never`): without `--max-memory`, and filled to a\n")
+		w("`--max-memory` of what the first server accounted for it (`--eviction lru`, with a tenth more keys written so that it\n")
+		w("runs full and evicts). RSS growth is measured after the fill; then the stored keys are overwritten from the given\n")
+		w("number of clients for one point's duration, and the RSS at its end is shown too.\n\n")
+		w("| Case | Keys | Value | Stored | RSS growth | RSS per stored byte | Accounted | Accounting vs RSS growth | Overwrites/s (clients) | RSS under overwrites |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range bench.Memory {
-			w("| %s | %s | %s | %s | %s | %.2f | %s | %+.0f%% |\n", r.Name, num(float64(r.Keys)), bytesText(int64(r.ValueSize)),
-				bytesText(r.StoredBytes), bytesText(r.RSSGrowth), r.RSSPerStoredByte, bytesText(r.AccountedBytes), r.AccountingError*100)
+			over, under := "—", "—"
+			if r.OverwriteOps > 0 {
+				over, under = fmt.Sprintf("%s (%d)", num(r.OverwriteOps), r.OverwriteClients), bytesText(r.RSSUnderLoad)
+			}
+			w("| %s | %s | %s | %s | %s | %.2f | %s | %+.0f%% | %s | %s |\n", r.Name, num(float64(r.Keys)), bytesText(int64(r.ValueSize)),
+				bytesText(r.StoredBytes), bytesText(r.RSSGrowth), r.RSSPerStoredByte, bytesText(r.AccountedBytes), r.AccountingError*100, over, under)
 		}
 	}
 	if len(bench.Redis) > 0 {
@@ -242,10 +250,12 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 	w("`everysec` loses nothing on a process crash (the data is in the page cache) and at most about the last second\n")
 	w("of acknowledged writes on a power loss or kernel crash — the suites measure that window with the PowerLoss\n")
 	w("fault. Use it when a second of writes can be replayed from elsewhere; use `never` only for data you can rebuild.\n\n")
-	w("**Sizing `--max-memory`.** kvserver sets Go's soft memory limit to 2 × `--max-memory` + 64 MiB, capped at three\n")
-	w("quarters of its cgroup's memory limit when it runs under one ([memlimit.go](../cmd/kvserver/memlimit.go)), and\n")
-	w("accounts each key as its key, value and content type, rounded up as Go's allocator rounds them, plus\n")
-	w("`store.KeyOverhead` = %d bytes ([storage.md](storage.md#memory-limit-and-eviction)). ", store.KeyOverhead)
+	w("**Sizing `--max-memory`.** `--max-memory` bounds the process, not only the data: kvserver accounts each key as its\n")
+	w("key, value and content type, rounded up as Go's allocator rounds them, plus `store.KeyOverhead` = %d bytes\n", store.KeyOverhead)
+	w("([storage.md](storage.md#memory-limit-and-eviction)), and sets Go's soft memory limit to `--max-memory` +\n")
+	w("`--gc-headroom` (default 5%%) + 16 MiB, capped at three quarters of its cgroup's memory limit when it runs under one\n")
+	w("([memlimit.go](../cmd/kvserver/memlimit.go)). Below the limit the GC paces as Go's default does and lets the heap\n")
+	w("grow to twice the live data; as the data set fills up, it collects more often instead. ")
 	worst := 0.0
 	for _, r := range bench.Memory {
 		perAccounted := 0.0
@@ -254,16 +264,19 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 		}
 		w("Storing %s grew RSS by %s: %.2f bytes per stored byte, %.2f per accounted byte (the accounting was %+.0f%% off RSS growth). ",
 			r.Name, bytesText(r.RSSGrowth), r.RSSPerStoredByte, perAccounted, r.AccountingError*100)
-		worst = math.Max(worst, perAccounted)
+		if r.MaxMemory > 0 {
+			worst = math.Max(worst, perAccounted)
+		}
 	}
-	w("\n")
+	w("\n\n")
 	if worst > 0 {
-		w("`--max-memory` limits the *accounted* bytes, so under a container or cgroup limit L keep `--max-memory` at or\n")
-		w("below about (L − 64 MiB) ÷ %.1f — the worst RSS per accounted byte above — or the kernel's OOM killer, not\n", worst)
-		w("kvserver's eviction, decides what happens at the limit. The memory-limit specs of suites/reliability check that\n")
-		w("pairing under a real cgroup.\n")
+		w("So under a container or cgroup limit L, `--max-memory` at or below about (L − 32 MiB) ÷ %.2f — the worst RSS\n", worst)
+		w("per accounted byte at the limit above — leaves the kernel's OOM killer out of it; the memory-limit specs of\n")
+		w("suites/reliability check that pairing under a real cgroup. The price of the tight limit is GC work while the data\n")
+		w("set is full, which the overwrite rates above show; for write-heavy data sets at the limit, `--gc-headroom 20`\n")
+		w("or more buys throughput back with memory (a `GOMEMLIMIT` in the environment overrides the rule altogether).\n")
 	} else {
-		w("This run has no memory measurement; keep `--max-memory` well below any cgroup limit.\n")
+		w("This run has no measurement at `--max-memory`; keep `--max-memory` well below any cgroup limit.\n")
 	}
 	if len(bench.Recovery) > 0 {
 		last := bench.Recovery[len(bench.Recovery)-1]

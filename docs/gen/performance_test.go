@@ -22,7 +22,9 @@ const benchFixture = `{
   ],
   "group_commit": {"scenario": "put-100b", "clients": 64, "grouped_ops_per_sec": 9000, "grouped_tx_per_fsync": 12, "ungrouped_ops_per_sec": 4000, "ungrouped_tx_per_fsync": 1, "ungrouped_how": "--group-commit-max 1", "gain": 2.25,
     "by_fsync_latency": [{"added_fsync_ms": 5, "grouped_ops_per_sec": 6400, "grouped_tx_per_fsync": 31.5, "grouped_p99_us": 12000, "ungrouped_ops_per_sec": 190, "ungrouped_tx_per_fsync": 1, "ungrouped_p99_us": 400000, "grouped_fsync_ms": 6.4, "ungrouped_fsync_ms": 6.25, "gain": 33.68}]},
-  "memory": [{"name": "small values (100 B)", "value_size": 100, "stored_bytes": 1000, "rss_growth": 4000, "rss_per_stored_byte": 4, "accounted_bytes": 2000, "accounting_error": -0.5}]
+  "memory": [{"name": "small values (100 B), no --max-memory", "value_size": 100, "stored_bytes": 1000, "rss_growth": 4000, "rss_per_stored_byte": 4, "accounted_bytes": 2000, "accounting_error": -0.5},
+    {"name": "small values (100 B), at --max-memory", "value_size": 100, "max_memory": 2000, "stored_bytes": 1000, "rss_growth": 2200, "rss_per_stored_byte": 2.2, "accounted_bytes": 2000, "accounting_error": -0.09,
+     "overwrite_clients": 64, "overwrite_ops_per_sec": 9000, "rss_under_load": 2300}]
 }`
 
 // TestPerformancePage renders a small bench.json and checks the derived
@@ -44,7 +46,8 @@ func TestPerformancePage(t *testing.T) {
 	for _, want := range []string{
 		"| put-100b | 64 | 5,000 (9,000) | — | 8,000 (4,000) | 62% |",
 		"| `lru` | put-100b | never | 64 | 7,000 | — | 5,000 | 12,345 |",
-		"(L − 64 MiB) ÷ 2.0",
+		"(L − 32 MiB) ÷ 1.10", // the at-limit row, not the unlimited one (2.00)
+		"| small values (100 B), at --max-memory | — | 100 B | 1000 B | 2.1 KiB | 2.20 | 2.0 KiB | -9% | 9,000 (64) |",
 		"| put-100b | 100 B | 64 | 5,000 | — | 9,000 | — | 0 | 10,000 | 0.50 |",
 		"`kvserver_fsyncs_total`",
 		"| 0 (this disk) | 9,000 | 12.0 | — | — | 4,000 | — | — | 2.2× |",
