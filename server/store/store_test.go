@@ -14,7 +14,7 @@ import (
 	"github.com/kvchaos/kvchaos/server/wal"
 )
 
-func open(t *testing.T, dir string, mod ...func(*Options)) *Store {
+func open(t testing.TB, dir string, mod ...func(*Options)) *Store {
 	t.Helper()
 	o := Options{Dir: dir}
 	for _, m := range mod {
