@@ -24,7 +24,7 @@ func TestAccountingTracksHeap(t *testing.T) {
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			for i := range tt.keys {
-				if _, err := s.Apply([]Op{{Kind: OpSet, Key: fmt.Sprintf("key%08d", i), Value: val, }}); err != nil {
+				if _, err := s.Apply([]Op{{Kind: OpSet, Key: fmt.Sprintf("key%08d", i), Value: val}}); err != nil {
 					t.Fatal(err)
 				}
 			}
