@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -136,13 +137,25 @@ func TestMemoryLimitFor(t *testing.T) {
 	}
 }
 
-func TestGOMEMLIMITIsLeftAlone(t *testing.T) {
+func TestGOMEMLIMITReplacesTheRule(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "1GiB")
-	before := debug.SetMemoryLimit(-1)
+	before := debug.SetMemoryLimit(-1) // the runtime parsed GOMEMLIMIT at start: here, none
+	defer debug.SetMemoryLimit(before)
 	stop := watchMemoryLimit(8<<20, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer stop()
-	if got := debug.SetMemoryLimit(-1); got != before {
-		t.Fatalf("soft memory limit changed from %d to %d although GOMEMLIMIT is set", before, got)
+	want := capByCgroup(before, cgroupMemoryLimit())
+	if got := debug.SetMemoryLimit(-1); got != want {
+		t.Fatalf("soft memory limit %d with GOMEMLIMIT set, want the operator's %d (capped by the cgroup)", got, want)
+	}
+}
+
+func TestCapByCgroup(t *testing.T) {
+	for _, tt := range []struct{ limit, cgroup, want int64 }{
+		{-1, 0, -1}, {100, 0, 100}, {-1, 400, 300}, {100, 400, 100}, {1000, 400, 300}, {math.MaxInt64, 400, 300},
+	} {
+		if got := capByCgroup(tt.limit, tt.cgroup); got != tt.want {
+			t.Errorf("capByCgroup(%d, %d) = %d, want %d", tt.limit, tt.cgroup, got, tt.want)
+		}
 	}
 }
 
@@ -160,6 +173,15 @@ func TestDebugServerServesProfiles(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
 		t.Fatalf("status %d, body %.200q", resp.StatusCode, body)
+	}
+	// The command line holds --auth-token: not served.
+	resp, err = http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/cmdline: status %d, want 404", resp.StatusCode)
 	}
 	if _, _, err := serveDebug(addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "--debug-addr") {
 		t.Fatalf("an address in use: error %v", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -48,6 +49,12 @@ func memoryLimitFor(maxMemory int64, headroom int, cgroupLimit int64) int64 {
 	if maxMemory > 0 && maxMemory <= 1<<52 {
 		limit = maxMemory + maxMemory/100*int64(headroom) + maxMemory%100*int64(headroom)/100 + memoryFloor
 	}
+	return capByCgroup(limit, cgroupLimit)
+}
+
+// capByCgroup lowers limit (-1 = none) to three quarters of cgroupLimit
+// (0 = none) when that is smaller.
+func capByCgroup(limit, cgroupLimit int64) int64 {
 	if cgroupLimit > 0 {
 		if c := cgroupLimit / 4 * 3; limit < 0 || c < limit {
 			limit = c
@@ -107,23 +114,28 @@ const cgroupPoll = 50 * time.Millisecond
 // cgroup, or an operator resize it). It returns a function that stops it.
 //
 // A GOMEMLIMIT in the environment is the operator's choice (say, more room
-// for the GC and less CPU spent on it at the limit): kvserver then leaves
-// the limit alone.
+// for the GC and less CPU spent on it at the limit): it replaces the rule
+// derived from --max-memory, but is still capped at three quarters of a
+// cgroup limit, which the runtime does not know about.
 func watchMemoryLimit(maxMemory int64, headroom int, log *slog.Logger) (stop func()) {
+	operator := int64(-1)
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
-		log.Info("GOMEMLIMIT is set; kvserver leaves the go soft memory limit to it", "GOMEMLIMIT", v, "max_memory", maxMemory)
-		return func() {}
+		operator = debug.SetMemoryLimit(-1) // what the runtime parsed from it
+		log.Info("GOMEMLIMIT is set; it replaces the limit derived from --max-memory", "GOMEMLIMIT", v, "max_memory", maxMemory)
 	}
 	current := int64(-2)
 	apply := func() {
 		cg := cgroupMemoryLimit()
 		limit := memoryLimitFor(maxMemory, headroom, cg)
+		if operator >= 0 {
+			limit = capByCgroup(operator, cg)
+		}
 		if limit == current {
 			return
 		}
 		current = limit
 		if limit < 0 {
-			debug.SetMemoryLimit(1<<63 - 1)
+			debug.SetMemoryLimit(math.MaxInt64)
 			return
 		}
 		debug.SetMemoryLimit(limit)

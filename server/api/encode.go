@@ -20,7 +20,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 var jsonContentType = []string{echo.MIMEApplicationJSON}
 
 // writePutResponse writes out as the JSON body of a status response.
+// ?pretty (echo's indented JSON) goes through c.JSON as every other body.
 func writePutResponse(c echo.Context, status int, out putResponse) error {
+	if c.Request().URL.RawQuery != "" && c.QueryParams().Has("pretty") {
+		return c.JSON(status, out)
+	}
 	bp := bufPool.Get().(*[]byte)
 	b := appendPutResponse((*bp)[:0], out)
 	w := c.Response()

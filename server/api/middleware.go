@@ -103,6 +103,7 @@ func printableASCII(s string) bool {
 // requestIDs hands out request ids: 16 hex characters, a random 64-bit
 // start (so ids differ across restarts and processes) plus a counter (so
 // they never repeat within one), without a syscall or a lock per request.
+// They are for correlating logs, not secrets: one id gives away the others.
 type requestIDs struct{ n atomic.Uint64 }
 
 func newRequestIDs() *requestIDs {

@@ -71,8 +71,10 @@ type keyInfo struct {
 	freq       uint8
 }
 
-// chunkBits sizes the chunks keyInfos live in: 4096 per chunk. Chunks never
-// move, so a *keyInfo stays valid while the index grows.
+// chunkBits sizes the chunks keyInfos live in: 4096 per chunk (224 KiB).
+// Chunks never move, so a *keyInfo stays valid while the index grows, and
+// are never freed: like a Go map, the index keeps the room of its largest
+// key count (56 bytes per key) after mass deletes, and reuses it.
 const chunkBits = 12
 
 // index tracks every live key's accounted size, recency (an exact LRU list),
