@@ -128,7 +128,13 @@ func PerformancePage(root string) ([]byte, error) {
 		w("| grouped (the default) | %s | %.1f |\n", num(gc.GroupedOpsPerSec), gc.GroupedTxPerFsync)
 		w("| one fsync per transaction (%s) | %s | %.1f |\n", gc.UngroupedHow, num(gc.UngroupedOpsPerSec), gc.UngroupedTxPerFsync)
 		w("| one client | %s | |\n", num(gc.OneClientOpsPerSec))
-		w("\nGain: **%.1f×**.\n", gc.Gain)
+		w("\nGain: **%.1f×**.", gc.Gain)
+		if p, ok := bench.point(gc.Scenario, "always", gc.Clients); ok && p.BaselineOpsPerSec > 0 && gc.UngroupedOpsPerSec > 0 {
+			ceiling := p.BaselineOpsPerSec / gc.UngroupedOpsPerSec
+			w(" The same requests to the bare net/http baseline ran at %s ops/s in this run: no server could show more\n", num(p.BaselineOpsPerSec))
+			w("than %.1f× here, because with fsyncs this fast HTTP, not the disk, bounds the grouped side.", ceiling)
+		}
+		w("\n")
 		writeLatencyGains(&b, bench)
 	}
 	if len(bench.Recovery) > 0 {
