@@ -112,26 +112,29 @@ func TestParseArgs(t *testing.T) {
 func TestMemoryLimitFor(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
-		name      string
-		maxMemory int64
-		headroom  int
-		cgroup    int64
-		want      int64
+		name          string
+		maxMemory     int64
+		headroom      int
+		conns, cgroup int64
+		want          int64
 	}{
-		{"unlimited", 0, 5, 0, -1},
-		{"overflow", 1 << 62, 5, 0, -1},
-		{"dataset only", 100 * mib, 5, 0, 121 * mib},
-		{"no headroom", 100 * mib, 0, 0, 116 * mib},
-		{"large headroom", 100 * mib, 1000, 0, 1116 * mib},
-		{"odd sizes round down", 199, 50, 0, 199 + 99 + 16*mib},
-		{"cgroup only", 0, 5, 128 * mib, 96 * mib},
-		{"cgroup tighter than the dataset rule", 120 * mib, 5, 128 * mib, 96 * mib},
-		{"dataset rule tighter than the cgroup", 48 * mib, 5, 1024 * mib, 48*mib + 48*mib/20 + 16*mib},
+		{"unlimited", 0, 5, 0, 0, -1},
+		{"unlimited with connections", 0, 5, 100, 0, -1},
+		{"overflow", 1 << 62, 5, 0, 0, -1},
+		{"dataset only", 100 * mib, 5, 0, 0, 121 * mib},
+		{"256 connections", 100 * mib, 5, 256, 0, 137 * mib},
+		{"negative connections count as none", 100 * mib, 5, -3, 0, 121 * mib},
+		{"no headroom", 100 * mib, 0, 0, 0, 116 * mib},
+		{"large headroom", 100 * mib, 1000, 0, 0, 1116 * mib},
+		{"odd sizes round down", 199, 50, 0, 0, 199 + 99 + 16*mib},
+		{"cgroup only", 0, 5, 0, 128 * mib, 96 * mib},
+		{"cgroup tighter than the dataset rule", 120 * mib, 5, 0, 128 * mib, 96 * mib},
+		{"dataset rule tighter than the cgroup", 48 * mib, 5, 0, 1024 * mib, 48*mib + 48*mib/20 + 16*mib},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := memoryLimitFor(tt.maxMemory, tt.headroom, tt.cgroup); got != tt.want {
-				t.Fatalf("memoryLimitFor(%d, %d, %d) = %d, want %d", tt.maxMemory, tt.headroom, tt.cgroup, got, tt.want)
+			if got := memoryLimitFor(tt.maxMemory, tt.headroom, tt.conns, tt.cgroup); got != tt.want {
+				t.Fatalf("memoryLimitFor(%d, %d, %d, %d) = %d, want %d", tt.maxMemory, tt.headroom, tt.conns, tt.cgroup, got, tt.want)
 			}
 		})
 	}
@@ -141,7 +144,7 @@ func TestGOMEMLIMITReplacesTheRule(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	before := debug.SetMemoryLimit(-1) // the runtime parsed GOMEMLIMIT at start: here, none
 	defer debug.SetMemoryLimit(before)
-	stop := watchMemoryLimit(8<<20, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stop := watchMemoryLimit(8<<20, 5, func() int64 { return 0 }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer stop()
 	want := capByCgroup(before, cgroupMemoryLimit())
 	if got := debug.SetMemoryLimit(-1); got != want {

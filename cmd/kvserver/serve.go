@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/kvchaos/kvchaos/server/api"
@@ -21,7 +22,8 @@ import (
 // requests for up to cfg.ShutdownTimeout and closes the store. A second
 // signal exits at once.
 func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
-	stopWatch := watchMemoryLimit(cfg.MaxMemory, cfg.GCHeadroom, log)
+	var conns atomic.Int64 // open connections, for the memory limit
+	stopWatch := watchMemoryLimit(cfg.MaxMemory, cfg.GCHeadroom, conns.Load, log)
 	defer stopWatch()
 	if cfg.DebugAddr != "" {
 		stopDebug, _, err := serveDebug(cfg.DebugAddr, log)
@@ -46,6 +48,14 @@ func serve(cfg config, log *slog.Logger, stdout, stderr io.Writer, sigs <-chan o
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			switch state {
+			case http.StateNew:
+				conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				conns.Add(-1)
+			}
+		},
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

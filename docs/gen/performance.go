@@ -259,7 +259,8 @@ func writeGuidance(b *strings.Builder, bench *Bench) {
 	w("**Sizing `--max-memory`.** `--max-memory` bounds the process, not only the data: kvserver accounts each key as its\n")
 	w("key, value and content type, rounded up as Go's allocator rounds them, plus `store.KeyOverhead` = %d bytes\n", store.KeyOverhead)
 	w("([storage.md](storage.md#memory-limit-and-eviction)), and sets Go's soft memory limit to `--max-memory` +\n")
-	w("`--gc-headroom` (default 5%%) + 16 MiB, capped at three quarters of its cgroup's memory limit when it runs under one\n")
+	w("`--gc-headroom` (default 5%%) + 64 KiB per open connection + 16 MiB, capped at three quarters of its cgroup's memory\n")
+	w("limit when it runs under one\n")
 	w("([memlimit.go](../cmd/kvserver/memlimit.go)). Below the limit the GC paces as Go's default does and lets the heap\n")
 	w("grow to twice the live data; as the data set fills up, it collects more often instead. ")
 	worst := 0.0
