@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,33 @@ func mirrorMatches(t *testing.T, root string) {
 	}
 	if len(mine.Memory) != len(theirs.Memory) || len(mine.Recovery) != len(theirs.Recovery) {
 		t.Fatal("the memory or recovery sections read differently")
+	}
+}
+
+// TestNarrowed checks the sync-cost guidance's test: always ÷ never must
+// rise with concurrency in every write scenario, not across their ranges.
+func TestNarrowed(t *testing.T) {
+	const doc = `{"scenarios": [{"name": "small", "writes": true}, {"name": "big", "writes": true}], "points": [
+	  {"scenario": "small", "target": "kvserver", "mode": "closed", "sync": "always", "clients": 1, "ops_per_sec": 30},
+	  {"scenario": "small", "target": "kvserver", "mode": "closed", "sync": "never", "clients": 1, "ops_per_sec": 100},
+	  {"scenario": "small", "target": "kvserver", "mode": "closed", "sync": "always", "clients": 8, "ops_per_sec": 80},
+	  {"scenario": "small", "target": "kvserver", "mode": "closed", "sync": "never", "clients": 8, "ops_per_sec": 100},
+	  {"scenario": "big", "target": "kvserver", "mode": "closed", "sync": "always", "clients": 1, "ops_per_sec": 70},
+	  {"scenario": "big", "target": "kvserver", "mode": "closed", "sync": "never", "clients": 1, "ops_per_sec": 100},
+	  {"scenario": "big", "target": "kvserver", "mode": "closed", "sync": "always", "clients": 8, "ops_per_sec": 75},
+	  {"scenario": "big", "target": "kvserver", "mode": "closed", "sync": "never", "clients": 8, "ops_per_sec": 100}]}`
+	var b Bench
+	if err := json.Unmarshal([]byte(doc), &b); err != nil {
+		t.Fatal(err)
+	}
+	// small 30% -> 80%, big 70% -> 75%: the one-client range (30-70%)
+	// overlaps the eight-client one (75-80% does not, but 60-80% would),
+	// yet each scenario narrowed.
+	if !narrowed(&b, 8) {
+		t.Fatal("each scenario narrowed, but narrowed says no")
+	}
+	b.Points[6].OpsPerSec = 60 // big widened: 70% -> 60%
+	if narrowed(&b, 8) {
+		t.Fatal("big widened, but narrowed says yes")
 	}
 }
