@@ -16,16 +16,21 @@ import (
 //     bytes of the write that made r, and r is not older than a write of
 //     the key acknowledged before the read began (eviction removes keys,
 //     it never brings back an old version);
+//
 //   - an evicted key is a clean 404: no read answers a 5xx (but 503, a
 //     server starting) outside a fault window;
+//
 //   - with noeviction, nothing vanishes: a read that finds no key whose
 //     last acknowledged write set it (with no TTL, no write or fault in
 //     between) is a lost key.
 //
-// What it cannot see — the dataset size against the limit, and which keys
-// were kept hot — is the spec's to check live, from /metrics and its own
-// hot set. Without a memory limit in the arguments the result is
-// inconclusive.
+//   - with an evicting policy and a hot set (in.HotKeys: keys the spec kept
+//     in use), at least 95% of the hot keys read from in.HotFrom on are
+//     still there: the policy evicted the cold keys, not the ones in use.
+//
+// What it cannot see — the dataset size against the limit — is the spec's
+// to check live, from /metrics. Without a memory limit in the arguments the
+// result is inconclusive.
 func Eviction(h []artifact.Op, in Inputs) Result {
 	res := Result{Check: NameEviction}
 	mem := memoryOf(in.ServerArgs)
@@ -77,7 +82,51 @@ func Eviction(h []artifact.Op, in Inputs) Result {
 			}
 		}
 	}
+	if mem.evicts() && len(in.HotKeys) > 0 {
+		res.Checked++
+		if v := hotLost(h, in); v != nil {
+			res.Violations = append(res.Violations, *v)
+		}
+	}
 	return res
+}
+
+// hotSurvival is the share of the hot set an evicting policy must keep.
+const hotSurvival = 0.95
+
+// hotLost flags a hot set that did not survive: of the hot keys read from
+// in.HotFrom on (each judged by its last such read), fewer than 95% found.
+func hotLost(h []artifact.Op, in Inputs) *Violation {
+	hot := make(map[string]bool, len(in.HotKeys))
+	for _, k := range in.HotKeys {
+		hot[k] = true
+	}
+	last := map[string]read{}
+	for _, op := range h {
+		if op.Call < in.HotFrom || (op.Kind != harness.KindGet && op.Kind != harness.KindHead) {
+			continue
+		}
+		for _, r := range reads(op) {
+			if hot[r.Key] && (last[r.Key].Op.Kind == "" || r.Op.Call >= last[r.Key].Op.Call) {
+				last[r.Key] = r
+			}
+		}
+	}
+	var alive int
+	var gone []artifact.Op
+	for _, r := range last {
+		if r.Found {
+			alive++
+		} else if len(gone) < 5 {
+			gone = append(gone, r.Op)
+		}
+	}
+	if len(last) == 0 || float64(alive) >= hotSurvival*float64(len(last)) {
+		return nil
+	}
+	return &Violation{Ops: gone,
+		Message: fmt.Sprintf("the policy evicted keys in use: only %d of the %d hot keys read from %.3fs on survived (want at least %.0f%%)",
+			alive, len(last), in.HotFrom, hotSurvival*100)}
 }
 
 // uncleanRead flags a read answered with a server error outside a fault

@@ -16,6 +16,11 @@ type Inputs struct {
 	// line is read: a limit set through KVSERVER_MAX_MEMORY or
 	// KVSERVER_EVICTION in the environment is not seen.
 	ServerArgs []string
+	// HotKeys are keys an eviction check expects to survive: the spec
+	// kept them in use and reads them again from HotFrom (run-clock
+	// seconds) on. They come from the check's CheckSpec (Keys, From).
+	HotKeys []string
+	HotFrom float64
 }
 
 // memory is what the server's arguments say about its memory limit.

@@ -51,6 +51,7 @@ func Run(spec artifact.CheckSpec, h []artifact.Op, faults []artifact.FaultEvent,
 	case NameTTL:
 		return TTL(h, in)
 	case NameEviction:
+		in.HotKeys, in.HotFrom = spec.Keys, spec.From
 		return Eviction(h, in)
 	}
 	return Result{Check: spec.Name, Inconclusive: fmt.Sprintf("unknown checker %q", spec.Name)}

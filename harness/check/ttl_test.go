@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/kvchaos/kvchaos/harness/artifact"
@@ -57,8 +58,38 @@ func TestEviction(t *testing.T) {
 		{"noeviction: deleted, not lost", new(hb).put(0, "a", "x", 0, 1, 1).del(0, "a", 1.5, 1.6, 2, true).get(0, "a", "", 2, 3, 0), noev, ""},
 		{"noeviction: a concurrent delete may explain it", new(hb).put(0, "a", "x", 0, 1, 1).get(0, "a", "", 2, 3, 0).del(1, "a", 2.5, 3.5, 2, true), noev, ""},
 		{"no memory limit", new(hb).put(0, "a", "x", 0, 1, 1), Inputs{}, "inconclusive"},
+		{"the hot set survives", hotSet(20, 1), withHot(lru), ""},
+		{"the policy evicted the hot set", hotSet(20, 2), withHot(lru), "only 18 of the 20 hot keys"},
+		{"noeviction: a missing hot key is a lost key", hotSet(20, 2), withHot(noev), "lost under noeviction"},
+		{"reads before HotFrom do not count", hotSet(20, 0).get(0, "h0", "", 1, 1.1, 0), withHot(lru), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { verdict(t, Eviction(tt.h.ops, tt.in), tt.want) })
 	}
+}
+
+// hotSet writes 20 hot keys h0..h19 and reads them back from 10s on, the
+// first gone of them absent (at most 20).
+func hotSet(n, gone int) *hb {
+	b := new(hb)
+	for i := range n {
+		b.put(0, fmt.Sprintf("h%d", i), "v", float64(i)/100, float64(i)/100+0.005, uint64(i+1))
+	}
+	for i := range n {
+		k, v, rev := fmt.Sprintf("h%d", i), "v", uint64(i+1)
+		if i < gone {
+			v, rev = "", 0
+		}
+		b.get(0, k, v, 10+float64(i)/100, 10+float64(i)/100+0.005, rev)
+	}
+	return b
+}
+
+// withHot adds the hot set of hotSet, read from 10s on, to in.
+func withHot(in Inputs) Inputs {
+	for i := range 20 {
+		in.HotKeys = append(in.HotKeys, fmt.Sprintf("h%d", i))
+	}
+	in.HotFrom = 10
+	return in
 }
