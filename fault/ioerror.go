@@ -1,17 +1,15 @@
 package fault
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 )
 
 // IOError makes the running server's system calls fail with an errno for the
@@ -28,10 +26,7 @@ type IOError struct {
 	When     string
 
 	mu       sync.Mutex
-	pid      int
-	cmd      *exec.Cmd
-	out      string // strace's trace output, counted on Heal
-	done     chan struct{}
+	tr       *tracer // while injected; its trace is counted on Heal
 	injected int
 }
 
@@ -95,68 +90,17 @@ func (e *IOError) Injected() int {
 func (e *IOError) Inject(ctx context.Context, t Target) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.cmd != nil {
+	if e.tr != nil {
 		return errors.New("ioerror: already injected")
 	}
-	pid := t.Pid()
-	if !alive(pid) {
-		return fmt.Errorf("ioerror: process %d is not running", pid)
-	}
 	calls, errno := e.spec()
-	out, err := os.CreateTemp("", "kvchaos-ioerror-*.trace")
-	if err != nil {
-		return fmt.Errorf("ioerror: %w", err)
-	}
-	out.Close()
 	inject := fmt.Sprintf("inject=%s:error=%s:when=%s", calls, errno, e.whenOr())
-	// Not CommandContext: the tracer must outlive Inject's ctx until Heal.
-	cmd := exec.Command("strace", "-f", "-p", fmt.Sprint(pid), "-e", "trace="+calls, "-e", inject, "-o", out.Name())
-	cmd.Env = append(os.Environ(), OwnerEnv+"=ioerror")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
+	tr, err := attachTracer(ctx, "ioerror", "ioerror", t.Pid(), []string{"-f", "-e", "trace=" + calls, "-e", inject})
 	if err != nil {
-		os.Remove(out.Name())
-		return fmt.Errorf("ioerror: %w", err)
+		return err
 	}
-	if err := cmd.Start(); err != nil {
-		os.Remove(out.Name())
-		return fmt.Errorf("ioerror: start strace: %w", err)
-	}
-	e.cmd, e.out, e.pid, e.injected = cmd, out.Name(), pid, 0
-	e.done = make(chan struct{})
-	attached := make(chan string, 1)
-	var msgs bytes.Buffer
-	go func() {
-		defer close(e.done)
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			if !sent && strings.Contains(line, "attached") {
-				attached <- line
-				sent = true
-			} else if !sent {
-				msgs.WriteString(line + "\n")
-			}
-		}
-		_ = cmd.Wait()
-		if !sent {
-			attached <- ""
-		}
-	}()
-	select {
-	case line := <-attached:
-		if line != "" {
-			return nil
-		}
-		err = fmt.Errorf("ioerror: strace did not attach to %d: %s", pid, strings.TrimSpace(msgs.String()))
-	case <-ctx.Done():
-		err = fmt.Errorf("ioerror: attach to %d: %w", pid, ctx.Err())
-	case <-time.After(10 * time.Second):
-		err = fmt.Errorf("ioerror: strace did not attach to %d within 10s", pid)
-	}
-	e.detach()
-	return err
+	e.tr, e.injected = tr, 0
+	return nil
 }
 
 // Heal detaches strace: SIGINT makes it detach from every thread and exit
@@ -165,30 +109,13 @@ func (e *IOError) Inject(ctx context.Context, t Target) error {
 func (e *IOError) Heal(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.detach()
-}
-
-func (e *IOError) detach() error {
-	if e.cmd == nil {
+	if e.tr == nil {
 		return nil
 	}
-	_ = e.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-e.done:
-	case <-time.After(5 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.done
-	}
-	var err error
-	if st, serr := ProcState(e.pid); serr == nil && (st == "T" || st == "t") {
-		if kerr := syscall.Kill(e.pid, syscall.SIGCONT); kerr != nil {
-			err = fmt.Errorf("ioerror: continue %d after detach: %w", e.pid, kerr)
-		}
-	}
-	if b, rerr := os.ReadFile(e.out); rerr == nil {
+	err := e.tr.detach(func(trace *os.File) {
+		b, _ := io.ReadAll(trace)
 		e.injected = bytes.Count(b, []byte("(INJECTED)"))
-	}
-	os.Remove(e.out)
-	e.cmd, e.done = nil, nil
+	})
+	e.tr = nil
 	return err
 }

@@ -2,7 +2,6 @@ package fault
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -34,10 +32,7 @@ type SlowSync struct {
 	Syscalls []string
 
 	mu      sync.Mutex
-	pid     int
-	cmd     *exec.Cmd
-	out     string // strace's trace output, read on Heal
-	done    chan struct{}
+	tr      *tracer // while injected; its trace is read on Heal
 	delayed int
 	stalls  []Stall
 }
@@ -147,67 +142,15 @@ func (s *SlowSync) Stalls() []Stall {
 func (s *SlowSync) Inject(ctx context.Context, t Target) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.tr != nil {
 		return errors.New("slow-sync: already injected")
 	}
-	pid := t.Pid()
-	if !alive(pid) {
-		return fmt.Errorf("slow-sync: process %d is not running", pid)
-	}
-	out, err := os.CreateTemp("", "kvchaos-slowsync-*.trace")
+	tr, err := attachTracer(ctx, "slow-sync", "slowsync", t.Pid(), s.straceArgs())
 	if err != nil {
-		return fmt.Errorf("slow-sync: %w", err)
+		return err
 	}
-	out.Close()
-	args := append(s.straceArgs(), "-o", out.Name(), "-p", strconv.Itoa(pid))
-	// Not CommandContext: the tracer must outlive Inject's ctx until Heal.
-	cmd := exec.Command("strace", args...)
-	cmd.Env = append(os.Environ(), OwnerEnv+"=slowsync")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		os.Remove(out.Name())
-		return fmt.Errorf("slow-sync: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		os.Remove(out.Name())
-		return fmt.Errorf("slow-sync: start strace: %w", err)
-	}
-	s.cmd, s.out, s.pid, s.delayed, s.stalls = cmd, out.Name(), pid, 0, nil
-	s.done = make(chan struct{})
-	attached := make(chan bool, 1)
-	var msgs bytes.Buffer
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			if !sent && strings.Contains(line, "attached") {
-				attached <- true
-				sent = true
-			} else if !sent {
-				msgs.WriteString(line + "\n")
-			}
-		}
-		_ = cmd.Wait()
-		if !sent {
-			attached <- false
-		}
-	}()
-	select {
-	case ok := <-attached:
-		if ok {
-			return nil
-		}
-		err = fmt.Errorf("slow-sync: strace did not attach to %d: %s", pid, strings.TrimSpace(msgs.String()))
-	case <-ctx.Done():
-		err = fmt.Errorf("slow-sync: attach to %d: %w", pid, ctx.Err())
-	case <-time.After(10 * time.Second):
-		err = fmt.Errorf("slow-sync: strace did not attach to %d within 10s", pid)
-	}
-	s.detach()
-	return err
+	s.tr, s.delayed, s.stalls = tr, 0, nil
+	return nil
 }
 
 // Heal detaches strace: SIGINT makes it detach from every thread and exit
@@ -218,32 +161,11 @@ func (s *SlowSync) Inject(ctx context.Context, t Target) error {
 func (s *SlowSync) Heal(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.detach()
-}
-
-func (s *SlowSync) detach() error {
-	if s.cmd == nil {
+	if s.tr == nil {
 		return nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	var err error
-	if st, serr := ProcState(s.pid); serr == nil && (st == "T" || st == "t") {
-		if kerr := syscall.Kill(s.pid, syscall.SIGCONT); kerr != nil {
-			err = fmt.Errorf("slow-sync: continue %d after detach: %w", s.pid, kerr)
-		}
-	}
-	if f, rerr := os.Open(s.out); rerr == nil {
-		s.stalls, s.delayed = parseStalls(f)
-		f.Close()
-	}
-	os.Remove(s.out)
-	s.cmd, s.done = nil, nil
+	err := s.tr.detach(func(trace *os.File) { s.stalls, s.delayed = parseStalls(trace) })
+	s.tr = nil
 	return err
 }
 

@@ -1,0 +1,115 @@
+package fault
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// tracer is strace attached to a running process for one fault window:
+// what IOError and SlowSync share.
+type tracer struct {
+	name string // the fault's name, for errors
+	pid  int
+	cmd  *exec.Cmd
+	out  string // strace's trace output (-o)
+	done chan struct{}
+}
+
+// attachTracer starts `strace ARGS -o OUT -p PID`, tagged with owner for
+// Cleanup, and returns once strace says it attached (every thread, with
+// -f), or an error and nothing left running.
+func attachTracer(ctx context.Context, name, owner string, pid int, args []string) (*tracer, error) {
+	if !alive(pid) {
+		return nil, fmt.Errorf("%s: process %d is not running", name, pid)
+	}
+	out, err := os.CreateTemp("", "kvchaos-"+owner+"-*.trace")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	out.Close()
+	args = append(append([]string(nil), args...), "-o", out.Name(), "-p", strconv.Itoa(pid))
+	// Not CommandContext: the tracer must outlive the caller's ctx until
+	// the fault is healed.
+	cmd := exec.Command("strace", args...)
+	cmd.Env = append(os.Environ(), OwnerEnv+"="+owner)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		os.Remove(out.Name())
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := cmd.Start(); err != nil {
+		os.Remove(out.Name())
+		return nil, fmt.Errorf("%s: start strace: %w", name, err)
+	}
+	t := &tracer{name: name, pid: pid, cmd: cmd, out: out.Name(), done: make(chan struct{})}
+	attached := make(chan bool, 1)
+	var msgs bytes.Buffer
+	go func() {
+		defer close(t.done)
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !sent && strings.Contains(line, "attached") {
+				attached <- true
+				sent = true
+			} else if !sent {
+				msgs.WriteString(line + "\n")
+			}
+		}
+		_ = cmd.Wait()
+		if !sent {
+			attached <- false
+		}
+	}()
+	select {
+	case ok := <-attached:
+		if ok {
+			return t, nil
+		}
+		err = fmt.Errorf("%s: strace did not attach to %d: %s", name, pid, strings.TrimSpace(msgs.String()))
+	case <-ctx.Done():
+		err = fmt.Errorf("%s: attach to %d: %w", name, pid, ctx.Err())
+	case <-time.After(10 * time.Second):
+		err = fmt.Errorf("%s: strace did not attach to %d within 10s", name, pid)
+	}
+	_ = t.detach(nil)
+	return nil, err
+}
+
+// detach stops strace: SIGINT makes it detach from every thread and exit
+// (SIGKILL after 5 s; the kernel then detaches the tracee). A tracee left
+// in the stopped state is continued. read, when set, gets the trace before
+// it is removed.
+func (t *tracer) detach(read func(trace *os.File)) error {
+	_ = t.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-t.done:
+	case <-time.After(5 * time.Second):
+		_ = t.cmd.Process.Kill()
+		<-t.done
+	}
+	var err error
+	if st, serr := ProcState(t.pid); serr == nil && (st == "T" || st == "t") {
+		if kerr := syscall.Kill(t.pid, syscall.SIGCONT); kerr != nil {
+			err = fmt.Errorf("%s: continue %d after detach: %w", t.name, t.pid, kerr)
+		}
+	}
+	if f, rerr := os.Open(t.out); rerr == nil {
+		if read != nil {
+			read(f)
+		}
+		f.Close()
+	}
+	os.Remove(t.out)
+	return err
+}
