@@ -169,6 +169,21 @@ func survivorProblem(r read, acked *ackedWrites, atRev map[uint64]effect, faults
 // vanished flags a key found absent although its last acknowledged write
 // set it and nothing (no other write, no fault) came in between.
 func vanished(r read, ws []effect, faults []artifact.FaultEvent) *Violation {
+	last, ok := settledWrite(r, ws, faults)
+	if !ok {
+		return nil
+	}
+	return &Violation{Key: r.Key, Ops: []artifact.Op{last.Op, r.Op},
+		Message: fmt.Sprintf("key %q: lost under noeviction: written at %.3fs (acknowledged at %.3fs) and found absent by the read at %.3fs",
+			r.Key, last.Op.Call, last.Op.Return, r.Op.Call)}
+}
+
+// settledWrite is the write a read of a key must see when nothing else can
+// explain what it found: the last write acknowledged before the read began,
+// if it set the key (not a delete), no fault window lies between the two,
+// and no other write of the key may have taken effect in between (one
+// unknown, or overlapping the read or that last write).
+func settledWrite(r read, ws []effect, faults []artifact.FaultEvent) (effect, bool) {
 	li := -1
 	for i, w := range ws {
 		if w.Op.Outcome == artifact.OutcomeOK && w.Op.Return < r.Op.Call && (li < 0 || w.Op.Return > ws[li].Op.Return) {
@@ -176,18 +191,16 @@ func vanished(r read, ws []effect, faults []artifact.FaultEvent) *Violation {
 		}
 	}
 	if li < 0 || !ws[li].Present || faultBetween(faults, ws[li].Op.Return, r.Op.Call) {
-		return nil
+		return effect{}, false
 	}
 	last := ws[li]
 	for i, w := range ws {
 		overlaps := w.Op.Call < r.Op.Return && (w.Op.Outcome == artifact.OutcomeUnknown || w.Op.Return > last.Op.Call)
 		if i != li && overlaps {
-			return nil // another write may have come between
+			return effect{}, false // another write may have come between
 		}
 	}
-	return &Violation{Key: r.Key, Ops: []artifact.Op{last.Op, r.Op},
-		Message: fmt.Sprintf("key %q: lost under noeviction: written at %.3fs (acknowledged at %.3fs) and found absent by the read at %.3fs",
-			r.Key, last.Op.Call, last.Op.Return, r.Op.Call)}
+	return last, true
 }
 
 // writtenBefore reports whether a batch writes key before it reads it.

@@ -134,24 +134,13 @@ func ttlOfSurvivor(r read, w effect) *Violation {
 // last acknowledged write set it with a TTL and nothing else (another
 // write, a fault) may explain its absence.
 func expiredEarly(r read, ws []effect, faults []artifact.FaultEvent) *Violation {
-	li := -1
-	for i, w := range ws {
-		if w.Op.Outcome == artifact.OutcomeOK && w.Op.Return < r.Op.Call && (li < 0 || w.Op.Return > ws[li].Op.Return) {
-			li = i
-		}
-	}
-	if li < 0 || !ws[li].Present || faultBetween(faults, ws[li].Op.Return, r.Op.Call) {
+	w, ok := settledWrite(r, ws, faults)
+	if !ok {
 		return nil
 	}
-	w := ws[li]
 	d, ok := parseTTL(w.TTL)
 	if !ok {
 		return nil // not a TTL'd key: durability's and eviction's question
-	}
-	for i, o := range ws {
-		if i != li && o.Op.Call < r.Op.Return && (o.Op.Outcome == artifact.OutcomeUnknown || o.Op.Return > w.Op.Call) {
-			return nil // another write may have come between
-		}
 	}
 	earliest := time.Duration(w.Op.Call*float64(time.Second)) + d
 	if ret := time.Duration(r.Op.Return * float64(time.Second)); ret < earliest-earlyGrace {
