@@ -60,6 +60,10 @@ type Spec struct {
 	ServerBin string   `json:"server_bin"`
 	// ServerArgs are the arguments of the last server start.
 	ServerArgs []string `json:"server_args,omitempty"`
+	// ServerEnv are the KVSERVER_* variables the server started with
+	// (kvserver reads every flag from one too); the rest of its
+	// environment is not recorded.
+	ServerEnv []string `json:"server_env,omitempty"`
 	// ServerVersion is the server's /api/v1/version body, verbatim.
 	ServerVersion map[string]any `json:"server_version,omitempty"`
 	// FaultSchedule is the fault plan as it actually ran (seeded choices).

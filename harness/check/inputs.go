@@ -8,19 +8,39 @@ import (
 )
 
 // Inputs are what a checker may know of a run besides its history: the
-// fault timeline and the server's command line (artifact.Spec.ServerArgs).
-// The zero value knows of no fault and no server option.
+// fault timeline and the server's options (artifact.Spec.ServerArgs and
+// ServerEnv). The zero value knows of no fault and no server option.
 type Inputs struct {
 	Faults []artifact.FaultEvent
-	// ServerArgs are the server's arguments, as started. Only the command
-	// line is read: a limit set through KVSERVER_MAX_MEMORY or
-	// KVSERVER_EVICTION in the environment is not seen.
+	// ServerArgs are the server's options as flags: its KVSERVER_*
+	// variables turned into flags (EnvFlags), then its arguments as
+	// started, so that the arguments win as they do in kvserver.
 	ServerArgs []string
 	// HotKeys are keys an eviction check expects to survive: the spec
 	// kept them in use and reads them again from HotFrom (run-clock
 	// seconds) on. They come from the check's CheckSpec (Keys, From).
 	HotKeys []string
 	HotFrom float64
+}
+
+// envPrefix starts the environment variable of every kvserver flag.
+const envPrefix = "KVSERVER_"
+
+// EnvFlags turns the KVSERVER_<NAME>=value entries of env into the flags
+// kvserver reads them as (--<name>=value: NAME lower-cased, _ as -), in
+// order; the rest of env is ignored. Put before the arguments, they lose to
+// them as in kvserver.
+func EnvFlags(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		rest, isServer := strings.CutPrefix(name, envPrefix)
+		if !ok || !isServer || rest == "" || value == "" {
+			continue
+		}
+		out = append(out, "--"+strings.ReplaceAll(strings.ToLower(rest), "_", "-")+"="+value)
+	}
+	return out
 }
 
 // memory is what the server's arguments say about its memory limit.

@@ -42,7 +42,7 @@ func Recheck(dir string, w io.Writer) error {
 	run, skipped := plan(spec, h, faults)
 	var errs []error
 	for _, c := range run {
-		res := Run(c, h, faults, dir, WithServerArgs(spec.ServerArgs))
+		res := Run(c, h, faults, dir, WithServerArgs(spec.ServerArgs), WithServerEnv(spec.ServerEnv))
 		fmt.Fprint(w, res.String())
 		if err := res.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
@@ -79,15 +79,16 @@ func plan(spec artifact.Spec, h []artifact.Op, faults []artifact.FaultEvent) ([]
 		}
 		run = append(run, artifact.CheckSpec{Name: name})
 	}
-	mem := memoryOf(spec.ServerArgs)
+	args := append(EnvFlags(spec.ServerEnv), spec.ServerArgs...)
+	mem := memoryOf(args)
 	ttlKeys := keysWithTTL(h)
 	why := ""
 	switch {
 	case len(spec.Checks) > 0:
 		why = "the spec did not run it: its faults or --sync may lose acknowledged writes, which the register model reports as violations"
-	case lossy(faults, spec.ServerArgs) != "":
+	case lossy(faults, args) != "":
 		why = fmt.Sprintf("the run's faults (%s) may lose acknowledged writes within the server's promise, which the register model reports as violations, and the spec recorded no check saying what it allows",
-			lossy(faults, spec.ServerArgs))
+			lossy(faults, args))
 	case mem.evicts():
 		why = fmt.Sprintf("the server may evict keys (%s), which the register model cannot tell from lost writes; the eviction check covers them", mem)
 	case len(ttlKeys) > 0:
@@ -106,8 +107,8 @@ func plan(spec artifact.Spec, h []artifact.Op, faults []artifact.FaultEvent) ([]
 	add(NameTTL, TTL(h, Inputs{}).Inconclusive) // inconclusive only when nothing has a TTL
 	why = ""
 	switch {
-	case len(spec.ServerArgs) == 0:
-		why = "spec.json records no server arguments, so no --max-memory"
+	case len(args) == 0:
+		why = "spec.json records no server arguments or KVSERVER_* variables, so no --max-memory"
 	case !mem.limited():
 		why = "the server ran without --max-memory"
 	}

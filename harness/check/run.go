@@ -16,7 +16,14 @@ type RunOption func(*Inputs)
 // the eviction check reads its memory limit from them, and an evicting
 // server makes the linearizability check inconclusive.
 func WithServerArgs(args []string) RunOption {
-	return func(in *Inputs) { in.ServerArgs = args }
+	return func(in *Inputs) { in.ServerArgs = append(in.ServerArgs, args...) }
+}
+
+// WithServerEnv gives Run the server's KVSERVER_* variables
+// (artifact.Spec.ServerEnv), read as the flags they stand for, before the
+// arguments.
+func WithServerEnv(env []string) RunOption {
+	return func(in *Inputs) { in.ServerArgs = append(EnvFlags(env), in.ServerArgs...) }
 }
 
 // Run runs one checker, as named and parameterised by spec, over a history.

@@ -2,9 +2,12 @@ package check
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kvchaos/kvchaos/harness/artifact"
 )
 
 // TestLinearizableWithTTLAndEviction: keys that vanish without an op (an
@@ -73,5 +76,26 @@ func TestMemoryOf(t *testing.T) {
 		if m.evicts() != tt.evicts || m.limited() != tt.limit {
 			t.Errorf("%q: evicts %v limited %v, want %v %v", tt.args, m.evicts(), m.limited(), tt.evicts, tt.limit)
 		}
+	}
+}
+
+// TestServerEnvIsReadAsFlags checks that a limit set through KVSERVER_*
+// variables counts like the flags, and that the arguments win over them as
+// they do in kvserver.
+func TestServerEnvIsReadAsFlags(t *testing.T) {
+	if got := EnvFlags([]string{"PATH=/bin", "KVSERVER_MAX_MEMORY=16MiB", "KVSERVER_GC_HEADROOM=20", "KVSERVER_=x", "KVSERVER_SYNC="}); !slices.Equal(got,
+		[]string{"--max-memory=16MiB", "--gc-headroom=20"}) {
+		t.Fatalf("EnvFlags = %q", got)
+	}
+	h := new(hb).put(0, "a", "x", 0, 1, 1).get(0, "a", "", 2, 3, 0).ops
+	env := []string{"KVSERVER_MAX_MEMORY=16MiB", "KVSERVER_EVICTION=lru"}
+	if r := Run(artifact.CheckSpec{Name: NameEviction}, h, nil, "", WithServerEnv(env)); r.Inconclusive != "" || r.Err() != nil {
+		t.Fatalf("eviction with the limit in the environment: %s", r)
+	}
+	// The same absent key under noeviction, set on the command line over
+	// the environment's lru, is a lost key.
+	r := Run(artifact.CheckSpec{Name: NameEviction}, h, nil, "", WithServerArgs([]string{"--eviction", "noeviction"}), WithServerEnv(env))
+	if r.Err() == nil {
+		t.Fatalf("the command line's noeviction did not win over the environment's lru: %s", r)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +63,8 @@ type Env struct {
 	sampleEv time.Duration
 	figures  artifact.Figures
 	logFile  *os.File
+	// serverEnv are the KVSERVER_* variables the server starts with.
+	serverEnv []string
 }
 
 // New prepares a spec's server without starting it (a fault injector may
@@ -102,6 +105,13 @@ func New(o Options) *Env {
 	// KVCHAOS_OWNER marks the process as kvchaos's, so `kvchaos cleanup`
 	// finds it should a run be killed before its cleanup.
 	env := append(append(serverEnv(), "KVCHAOS_OWNER="+id), o.Env...)
+	// The server's own variables, which the checkers read as the flags
+	// they stand for (the Target adds env to the harness's environment).
+	for _, kv := range append(os.Environ(), env...) {
+		if strings.HasPrefix(kv, "KVSERVER_") {
+			e.serverEnv = append(e.serverEnv, kv)
+		}
+	}
 	cfg := harness.TargetConfig{
 		Bin: bin, Args: args, Env: env, DataDir: o.DataDir,
 		Log: io.MultiWriter(f, ginkgo.GinkgoWriter), AfterStart: o.AfterStart, AuthToken: o.AuthToken,
@@ -248,7 +258,7 @@ func (e *Env) Check(cs artifact.CheckSpec) check.Result {
 func (e *Env) Run(cs artifact.CheckSpec) check.Result {
 	e.spec.Checks = append(e.spec.Checks, cs)
 	ginkgo.By(fmt.Sprintf("checking %s over %d ops", cs.Name, e.History.Len()))
-	res := check.Run(cs, e.History.Ops(), e.Clock.Faults(), e.Dir, check.WithServerArgs(e.Target.Args()))
+	res := check.Run(cs, e.History.Ops(), e.Clock.Faults(), e.Dir, check.WithServerArgs(e.Target.Args()), check.WithServerEnv(e.serverEnv))
 	e.figures["check_"+cs.Name+"_violations"] = float64(len(res.Violations))
 	return res
 }
@@ -311,7 +321,7 @@ func (e *Env) cleanup() {
 		samples = []artifact.Sample{}
 	}
 	e.spec.Failed = failed
-	e.spec.ServerArgs = e.Target.Args()
+	e.spec.ServerArgs, e.spec.ServerEnv = e.Target.Args(), e.serverEnv
 	e.spec.FaultSchedule = faults
 	for _, w := range []struct {
 		name string
