@@ -95,14 +95,14 @@ func memoryOne(ctx context.Context, cfg Config, name string, keys, size int, max
 	if err := fillAll("m", keys); err != nil {
 		return m, err
 	}
-	written := storedBytes("m", keys, size)
+	written, total := storedBytes("m", keys, size), keys
 	if maxMemory > 0 {
 		extra := max(keys/10, 1)
 		if err := fillAll("n", extra); err != nil {
 			return m, err
 		}
 		written += storedBytes("n", extra, size)
-		keys += extra
+		total += extra
 	}
 	m.RSSAfter, err = settledRSS(ctx, pid)
 	if err != nil {
@@ -119,18 +119,17 @@ func memoryOne(ctx context.Context, cfg Config, name string, keys, size int, max
 	if size >= 64<<10 {
 		clients = 8
 	}
-	sc := Scenario{Name: "overwrite", prefix: "m", newOp: putOp("m", size, min(keys, m.Keys))}
+	sc := Scenario{Name: "overwrite", prefix: "m", newOp: putOp("m", size, keys)}
 	p := measure(ctx, cfg, endpoint{base: base, pid: pid}, sc, clients, 0)
 	m.OverwriteClients, m.OverwriteOpsPerSec = clients, p.OpsPerSec
 	if m.RSSUnderLoad, err = procRSS(pid); err != nil {
 		return m, err
 	}
-	m.Keys = keys
-	m.StoredBytes = written
+	m.Keys, m.StoredBytes = total, written
 	if n, ok := after["kvserver_keys"]; ok && maxMemory > 0 {
 		// Evicted keys are no longer stored: scale by the share left.
 		m.Keys = int(n)
-		m.StoredBytes = int64(float64(written) * n / float64(keys))
+		m.StoredBytes = int64(float64(written) * n / float64(total))
 	}
 	m.Evictions = int64(after["kvserver_evictions_total"] - before["kvserver_evictions_total"])
 	m.RSSGrowth = m.RSSAfter - m.RSSBefore

@@ -8,9 +8,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// The PUT answer is the hottest response body; echo's c.JSON spends seven
-// allocations on it (an encoder, reflection, the header value). It is
-// written by hand here instead, byte for byte as encoding/json writes it
+// The PUT answer is the hottest response body; echo's c.JSON builds an
+// encoder and a header value for it each time (BenchmarkPut/real: 55
+// allocations per PUT through c.JSON, 52 this way). It is written by hand
+// here instead, byte for byte as encoding/json writes it
 // (TestPutResponseEncoding holds the two together).
 
 // bufPool recycles response buffers.
