@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -367,7 +368,46 @@ func (t *Target) Kill() error {
 		return fmt.Errorf("kill: %w", err)
 	}
 	<-done
+	// SIGKILL is delivered asynchronously: the leader is reaped, but a
+	// wrapper's child may still be exiting (state R) and hold the data
+	// directory's lock. Wait until no member of the group still runs.
+	if err := waitGroupGone(cmd.Process.Pid, 5*time.Second); err != nil {
+		return fmt.Errorf("kill: %w", err)
+	}
 	return nil
+}
+
+// waitGroupGone polls /proc until no process of process group pgid is alive
+// (zombies, which hold no files, do not count), for up to timeout.
+func waitGroupGone(pgid int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		alive := groupMembers(pgid)
+		if len(alive) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process group %d still has %v after SIGKILL", pgid, alive)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// groupMembers lists the pids in process group pgid that are not zombies.
+func groupMembers(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, pg, err := procStat(pid)
+		if err == nil && pg == pgid && st != 'Z' && st != 'X' {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // Terminate sends SIGTERM and returns at once; Wait waits for the exit.
@@ -410,15 +450,30 @@ func (t *Target) waitState(stopped bool) error {
 
 // procState is the state letter of /proc/PID/stat (R, S, T...).
 func procState(pid int) (byte, error) {
+	st, _, err := procStat(pid)
+	return st, err
+}
+
+// procStat reads a process's state letter and process group from
+// /proc/PID/stat; the fields after the command name are "state ppid pgrp".
+func procStat(pid int) (state byte, pgrp int, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 || i+2 >= len(b) {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
-	return b[i+2], nil
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return f[0][0], pgrp, nil
 }
 
 // Signal sends any signal to the running process.
