@@ -98,6 +98,20 @@ func (c *cgroup) write(file, value string) error {
 
 func (c *cgroup) add(pid int) error { return c.write("cgroup.procs", strconv.Itoa(pid)) }
 
+// addGroup moves pid and the rest of its process group (see members) in.
+func (c *cgroup) addGroup(pid int) error {
+	ms := members(pid)
+	if len(ms) == 0 {
+		return fmt.Errorf("cgroup add: process %d is not running", pid)
+	}
+	for _, p := range ms {
+		if err := c.add(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stat reads "name value" from a flat keyed file (memory.oom_control,
 // memory.events, cpu.stat).
 func (c *cgroup) stat(file, name string) (int64, error) {

@@ -89,7 +89,7 @@ func (c *CPUStarve) injectCgroup() error {
 			cg.write("cpu.cfs_quota_us", strconv.FormatInt(quota, 10)))
 	}
 	if err == nil {
-		err = cg.add(c.pid)
+		err = cg.addGroup(c.pid)
 	}
 	if err != nil {
 		return errors.Join(fmt.Errorf("cpu-starve: %w", err), c.heal())
@@ -105,11 +105,11 @@ func (c *CPUStarve) cycle(pid int, stop, done chan struct{}) {
 	for {
 		select {
 		case <-stop:
-			_ = syscall.Kill(pid, syscall.SIGCONT)
+			_ = signal(pid, syscall.SIGCONT)
 			return
 		case <-time.After(cpuPeriod - on):
 		}
-		if syscall.Kill(pid, syscall.SIGCONT) != nil {
+		if signal(pid, syscall.SIGCONT) != nil {
 			return
 		}
 		select {
@@ -117,7 +117,7 @@ func (c *CPUStarve) cycle(pid int, stop, done chan struct{}) {
 			return
 		case <-time.After(on):
 		}
-		if syscall.Kill(pid, syscall.SIGSTOP) != nil {
+		if signal(pid, syscall.SIGSTOP) != nil {
 			return
 		}
 	}

@@ -13,7 +13,10 @@
 // clock, heal.
 //
 // The package reaches the server only through its pid and its data dir; it
-// never imports the server.
+// never imports the server. When the pid leads a process group, as every
+// server a harness.Target starts does, the process faults (signals, cgroups,
+// strace) act on the whole group, so a wrapper script that starts the server
+// without exec does not shield it.
 package fault
 
 import (
@@ -36,7 +39,8 @@ var ErrUnsupported = errors.New("fault unsupported here")
 // interrupted run. Its value is free-form (a run or spec id).
 const OwnerEnv = "KVCHAOS_OWNER"
 
-// Target is the process a fault acts on: its pid and its data dir.
+// Target is the process a fault acts on: its pid and its data dir. A pid
+// that leads a process group stands for every live process of the group.
 type Target interface {
 	Pid() int
 	DataDir() string

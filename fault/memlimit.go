@@ -30,7 +30,7 @@ type MemoryLimit struct {
 	mu      sync.Mutex
 	cg      *cgroup
 	pid     int
-	old     *unix.Rlimit
+	old     map[int]unix.Rlimit // by pid, in Rlimit mode
 	hog     *exec.Cmd
 	hogDone chan struct{}
 	ooms    int64
@@ -119,19 +119,26 @@ func (m *MemoryLimit) Inject(_ context.Context, t Target) error {
 	pid := t.Pid()
 	m.pid, m.ooms = pid, 0
 	if m.Rlimit {
-		var old unix.Rlimit
-		lim := unix.Rlimit{Cur: uint64(m.Limit)}
-		if err := unix.Prlimit(pid, unix.RLIMIT_AS, nil, &old); err != nil {
-			return fmt.Errorf("memory-limit: prlimit %d: %w", pid, err)
+		// Every process of the group: a wrapper's server too.
+		ms := members(pid)
+		if len(ms) == 0 {
+			return fmt.Errorf("memory-limit: process %d is not running", pid)
 		}
-		lim.Max = old.Max
-		if lim.Cur > lim.Max {
-			lim.Cur = lim.Max
+		m.old = map[int]unix.Rlimit{}
+		for _, p := range ms {
+			var old unix.Rlimit
+			if err := unix.Prlimit(p, unix.RLIMIT_AS, nil, &old); err != nil {
+				return errors.Join(fmt.Errorf("memory-limit: prlimit %d: %w", p, err), m.heal())
+			}
+			lim := unix.Rlimit{Cur: uint64(m.Limit), Max: old.Max}
+			if lim.Cur > lim.Max {
+				lim.Cur = lim.Max
+			}
+			if err := unix.Prlimit(p, unix.RLIMIT_AS, &lim, nil); err != nil {
+				return errors.Join(fmt.Errorf("memory-limit: prlimit %d: %w", p, err), m.heal())
+			}
+			m.old[p] = old
 		}
-		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &lim, nil); err != nil {
-			return fmt.Errorf("memory-limit: prlimit %d: %w", pid, err)
-		}
-		m.old = &old
 		return nil
 	}
 	cg, err := newCgroup("memory", "mem", pid)
@@ -153,7 +160,7 @@ func (m *MemoryLimit) Inject(_ context.Context, t Target) error {
 		}
 	}
 	if err == nil {
-		err = cg.add(pid)
+		err = cg.addGroup(pid)
 	}
 	if err == nil && m.Hog > 0 {
 		err = m.startHog()
@@ -192,12 +199,12 @@ func (m *MemoryLimit) heal() error {
 		<-m.hogDone
 		m.hog = nil
 	}
-	if m.old != nil {
-		if err := unix.Prlimit(m.pid, unix.RLIMIT_AS, m.old, nil); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("memory-limit: restore rlimit: %w", err))
+	for p, old := range m.old {
+		if err := unix.Prlimit(p, unix.RLIMIT_AS, &old, nil); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("memory-limit: restore rlimit of %d: %w", p, err))
 		}
-		m.old = nil
 	}
+	m.old = nil
 	if m.cg != nil {
 		if err := m.readOOM(); err != nil {
 			errs = append(errs, err)

@@ -2,6 +2,7 @@ package fault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
@@ -49,7 +50,7 @@ func (p *Pause) Heal(context.Context) error {
 	}
 	pid := p.pid
 	p.pid = 0
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil && err != syscall.ESRCH {
+	if err := signal(pid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("resume %d: %w", pid, err)
 	}
 	return nil

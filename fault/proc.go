@@ -54,25 +54,86 @@ func alive(pid int) bool {
 	return err == nil && st != "Z" && st != "X"
 }
 
-// waitDead waits until pid is gone or a zombie (its files are closed then),
-// polling /proc, until ctx ends.
+// members returns the live processes a fault on pid acts on: pid, and when
+// pid leads a process group (as a harness.Target's server does), every other
+// live process of that group, so that a wrapper script's server is not left
+// out. A group's id is its leader's pid and is not reused while the group
+// exists, so a process whose group id is pid is in the target's group even
+// after the leader died. Zombies, which hold no files, are not members.
+func members(pid int) []int {
+	var out []int
+	if alive(pid) {
+		out = append(out, pid)
+	}
+	if pid <= 1 || pid == syscall.Getpgrp() {
+		return out
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		st, pgrp, err := procGroup(p)
+		if err == nil && pgrp == pid && st != "Z" && st != "X" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// procGroup returns pid's state and process group from /proc/PID/stat.
+func procGroup(pid int) (state string, pgrp int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, fmt.Errorf("read stat of %d: %w", pid, err)
+	}
+	s := string(b)
+	// Fields after comm: state(0) ppid(1) pgrp(2).
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 3 {
+		return "", 0, fmt.Errorf("parse stat of %d: %q", pid, s)
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	if err != nil {
+		return "", 0, fmt.Errorf("parse stat of %d: %w", pid, err)
+	}
+	return f[0], pgrp, nil
+}
+
+// waitDead waits until pid and the rest of its group (see members) are gone
+// or zombies (their files are closed then), polling /proc, until ctx ends.
 func waitDead(ctx context.Context, pid int) error {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	for alive(pid) {
+	for {
+		left := members(pid)
+		if len(left) == 0 {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for %d to die: %w", pid, ctx.Err())
+			return fmt.Errorf("wait for %v to die: %w", left, ctx.Err())
 		case <-tick.C:
 		}
 	}
-	return nil
 }
 
-// signal sends sig to pid, refusing pids that cannot be a server.
+// signal sends sig to pid's process group when pid leads one (see members),
+// else to pid alone, refusing pids that cannot be a server.
 func signal(pid int, sig syscall.Signal) error {
 	if pid <= 1 {
 		return fmt.Errorf("signal %v: no process (pid %d)", sig, pid)
+	}
+	if pid != syscall.Getpgrp() {
+		err := syscall.Kill(-pid, sig)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("signal %v to group %d: %w", sig, pid, err)
+		}
+		// ESRCH: pid leads no group; signal it alone.
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		return fmt.Errorf("signal %v to %d: %w", sig, pid, err)
@@ -85,18 +146,25 @@ func isRoot() bool { return os.Geteuid() == 0 }
 
 var errNotRoot = fmt.Errorf("needs root: %w", ErrUnsupported)
 
-// waitState waits until pid is in state st (or gone), polling /proc.
+// waitState waits until pid and the rest of its group (see members) are in
+// state st (or gone), polling /proc.
 func waitState(ctx context.Context, pid int, st string) error {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
-		cur, err := ProcState(pid)
-		if err != nil || cur == st {
+		pending, cur := 0, ""
+		for _, p := range members(pid) {
+			if s, err := ProcState(p); err == nil && s != st {
+				pending, cur = p, s
+				break
+			}
+		}
+		if pending == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for %d to reach state %s (is %s): %w", pid, st, cur, ctx.Err())
+			return fmt.Errorf("wait for %d to reach state %s (is %s): %w", pending, st, cur, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -23,9 +23,10 @@ type tracer struct {
 	done chan struct{}
 }
 
-// attachTracer starts `strace ARGS -o OUT -p PID`, tagged with owner for
-// Cleanup, and returns once strace says it attached (every thread, with
-// -f), or an error and nothing left running.
+// attachTracer starts `strace ARGS -o OUT -p PID` (a -p for each process of
+// PID's group, see members), tagged with owner for Cleanup, and returns once
+// strace says it attached to each (every thread, with -f), or an error and
+// nothing left running.
 func attachTracer(ctx context.Context, name, owner string, pid int, args []string) (*tracer, error) {
 	if !alive(pid) {
 		return nil, fmt.Errorf("%s: process %d is not running", name, pid)
@@ -35,7 +36,13 @@ func attachTracer(ctx context.Context, name, owner string, pid int, args []strin
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	out.Close()
-	args = append(append([]string(nil), args...), "-o", out.Name(), "-p", strconv.Itoa(pid))
+	// Every process of the target's group (a wrapper's server too); -f in
+	// args follows the children they start later.
+	args = append(append([]string(nil), args...), "-o", out.Name())
+	pids := members(pid)
+	for _, p := range pids {
+		args = append(args, "-p", strconv.Itoa(p))
+	}
 	// Not CommandContext: the tracer must outlive the caller's ctx until
 	// the fault is healed.
 	cmd := exec.Command("strace", args...)
@@ -56,12 +63,15 @@ func attachTracer(ctx context.Context, name, owner string, pid int, args []strin
 	go func() {
 		defer close(t.done)
 		sc := bufio.NewScanner(stderr)
-		sent := false
+		sent, seen := false, 0
 		for sc.Scan() {
 			line := sc.Text()
+			// One "Process N attached" line per -p.
 			if !sent && strings.Contains(line, "attached") {
-				attached <- true
-				sent = true
+				if seen++; seen == len(pids) {
+					attached <- true
+					sent = true
+				}
 			} else if !sent {
 				msgs.WriteString(line + "\n")
 			}
@@ -99,9 +109,11 @@ func (t *tracer) detach(read func(trace *os.File)) error {
 		<-t.done
 	}
 	var err error
-	if st, serr := ProcState(t.pid); serr == nil && (st == "T" || st == "t") {
-		if kerr := syscall.Kill(t.pid, syscall.SIGCONT); kerr != nil {
-			err = fmt.Errorf("%s: continue %d after detach: %w", t.name, t.pid, kerr)
+	for _, p := range members(t.pid) {
+		if st, serr := ProcState(p); serr == nil && (st == "T" || st == "t") {
+			if kerr := syscall.Kill(p, syscall.SIGCONT); kerr != nil {
+				err = fmt.Errorf("%s: continue %d after detach: %w", t.name, p, kerr)
+			}
 		}
 	}
 	if f, rerr := os.Open(t.out); rerr == nil {
