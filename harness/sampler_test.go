@@ -18,6 +18,12 @@ func TestSamplerSeesTheProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The puts may all finish within one interval (a quiet machine) or
+	// the sampler's goroutine may not have run yet (a busy one): wait for
+	// a second sample instead of assuming the puts took long enough.
+	for deadline := time.Now().Add(10 * time.Second); len(s.Samples()) < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // polling the sampler's series: it has no event to wait on
+	}
 	samples := s.Stop()
 	if len(samples) < 2 {
 		t.Fatalf("%d samples", len(samples))
