@@ -431,18 +431,26 @@ func (t *Target) Resume() error {
 	return t.waitState(false)
 }
 
-// waitState polls /proc/PID/stat until the process is (or is no longer) in
-// the stopped state, for up to 5 s.
+// waitState polls /proc until every process of the server's group (the
+// process, and a wrapper's server beside it) is (or is no longer) in the
+// stopped state, for up to 5 s.
 func (t *Target) waitState(stopped bool) error {
 	pid := t.Pid()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		st, err := procState(pid)
-		if err != nil || (st == 'T') == stopped {
-			return nil // a vanished process is not ours to wait for
+		// The leader (pid), and a wrapper's server beside it: the group.
+		pending, cur := 0, byte(0)
+		for _, p := range groupMembers(pid) {
+			if st, err := procState(p); err == nil && (st == 'T') != stopped {
+				pending, cur = p, st
+				break
+			}
+		}
+		if pending == 0 {
+			return nil // vanished processes are not ours to wait for
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("pid %d still in state %c", pid, st)
+			return fmt.Errorf("pid %d still in state %c", pending, cur)
 		}
 		time.Sleep(time.Millisecond) // polling the kernel: no event to wait on
 	}

@@ -106,6 +106,9 @@ func APIPage(root string) ([]byte, error) {
 		}
 		w("| `%s` | %d | %s | %s |\n", c.Code, c.Status, c.When, link)
 	}
+	w("\nThe one exception is a request HTTP itself cannot parse (a malformed request line or header, or headers over\n")
+	w("64 KiB): Go's net/http answers it before kvserver sees it, with a plain-text `400 Bad Request` or\n")
+	w("`431 Request Header Fields Too Large`, and closes the connection.\n")
 
 	w("\n## Operations\n")
 	for _, o := range ops {
