@@ -22,7 +22,10 @@ type PidSource interface {
 
 // Sampler records a process's resources every interval into a time series:
 // RSS, CPU % since the previous sample, threads, open fds and cumulative
-// disk read/write bytes. Create one with StartSampler; Stop ends it.
+// disk read/write bytes. When the pid leads a process group (a Target's
+// server does), each figure is the sum over the group's live processes, so a
+// wrapper script's server is measured too. Create one with StartSampler;
+// Stop ends it.
 type Sampler struct {
 	src      PidSource
 	clock    *Clock
@@ -33,7 +36,7 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	samples []artifact.Sample
-	proc    *process.Process
+	procs   map[int]*process.Process // the sampled group's members, by pid
 }
 
 // StartSampler samples src every interval (default 100 ms) on clock.
@@ -68,31 +71,42 @@ func (s *Sampler) sample() {
 	if !s.src.Running() {
 		return
 	}
-	pid := s.src.Pid()
+	pids := groupMembers(s.src.Pid())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil || int(s.proc.Pid) != pid {
-		p, err := process.NewProcess(int32(pid))
-		if err != nil {
-			return
-		}
-		s.proc = p
-		_, _ = p.Percent(0) // prime the CPU counter
-	}
-	p := s.proc
+	procs := make(map[int]*process.Process, len(pids))
 	smp := artifact.Sample{T: s.clock.Now()}
-	mem, err := p.MemoryInfo()
-	if err != nil {
-		return // the process is gone
+	seen := false
+	for _, pid := range pids {
+		p, ok := s.procs[pid]
+		if !ok {
+			var err error
+			if p, err = process.NewProcess(int32(pid)); err != nil {
+				continue
+			}
+			_, _ = p.Percent(0) // prime the CPU counter
+		}
+		mem, err := p.MemoryInfo()
+		if err != nil {
+			continue // the process is gone
+		}
+		procs[pid], seen = p, true
+		smp.RSS += mem.RSS
+		cpu, _ := p.Percent(0)
+		threads, _ := p.NumThreads()
+		fds, _ := p.NumFDs()
+		smp.CPUPercent += cpu
+		smp.Threads += threads
+		smp.FDs += fds
+		if io, err := p.IOCounters(); err == nil {
+			smp.ReadBytes += io.DiskReadBytes
+			smp.WriteBytes += io.DiskWriteBytes
+		}
 	}
-	smp.RSS = mem.RSS
-	smp.CPUPercent, _ = p.Percent(0)
-	smp.Threads, _ = p.NumThreads()
-	smp.FDs, _ = p.NumFDs()
-	if io, err := p.IOCounters(); err == nil {
-		smp.ReadBytes, smp.WriteBytes = io.DiskReadBytes, io.DiskWriteBytes
+	s.procs = procs
+	if seen {
+		s.samples = append(s.samples, smp)
 	}
-	s.samples = append(s.samples, smp)
 }
 
 // Stop ends sampling (taking one last sample) and returns the series.

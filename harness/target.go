@@ -393,18 +393,27 @@ func waitGroupGone(pgid int, timeout time.Duration) error {
 	}
 }
 
-// groupMembers lists the pids in process group pgid that are not zombies.
-func groupMembers(pgid int) []int {
-	ents, _ := os.ReadDir("/proc")
+// groupMembers lists pid and, when pid leads a process group (a Target's
+// server does), the other processes of that group, leaving out zombies. A
+// group's id is its leader's pid and is not reused while the group exists,
+// so the group is found even after its leader died.
+func groupMembers(pid int) []int {
 	var out []int
+	if st, _, err := procStat(pid); err == nil && st != 'Z' && st != 'X' {
+		out = append(out, pid)
+	}
+	if pid <= 1 || pid == syscall.Getpgrp() {
+		return out
+	}
+	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
 			continue
 		}
-		st, pg, err := procStat(pid)
-		if err == nil && pg == pgid && st != 'Z' && st != 'X' {
-			out = append(out, pid)
+		st, pg, err := procStat(p)
+		if err == nil && pg == pid && st != 'Z' && st != 'X' {
+			out = append(out, p)
 		}
 	}
 	return out

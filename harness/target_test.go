@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,42 +205,5 @@ func TestTargetCountsRaceReports(t *testing.T) {
 				t.Fatalf("race reports = %d, want %d; log:\n%s", got, tt.want, tg.LogTail(0))
 			}
 		})
-	}
-}
-
-// TestTargetKillsAWrappersChildren runs the server behind a shell wrapper
-// that does not exec it: Kill must take the server down too.
-func TestTargetKillsAWrappersChildren(t *testing.T) {
-	dir := t.TempDir()
-	wrapper := filepath.Join(dir, "wrapper.sh")
-	pidFile := filepath.Join(dir, "server.pid")
-	script := "#!/bin/sh\n" + fakeBin + " \"$@\" &\necho $! > " + pidFile + "\nwait\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tg, err := NewTarget(TargetConfig{Bin: wrapper, DataDir: t.TempDir(), StartTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tg.Cleanup(false) })
-	if err := tg.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serverPid int
-	if _, err := fmt.Sscan(string(b), &serverPid); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(serverPid, syscall.SIGKILL) }) // should the test fail
-	if err := tg.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	// The server is the wrapper's child: once killed, it is a zombie or gone.
-	st, err := procState(serverPid)
-	if err == nil && st != 'Z' {
-		t.Fatalf("the wrapped server %d survived Kill (state %c)", serverPid, st)
 	}
 }
