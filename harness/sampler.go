@@ -140,8 +140,26 @@ func (s *Sampler) PeakRSS(from float64) uint64 {
 
 // PeakRSS is the kernel's high-water mark of a process's resident set
 // (VmHWM in /proc/PID/status), in bytes: the true peak, which a sampler may
-// miss between two samples.
+// miss between two samples. For a group leader (a Target's server) it is the
+// sum over the group's live processes, so a wrapper script's server counts.
 func PeakRSS(pid int) (uint64, error) {
+	pids := groupMembers(pid)
+	if len(pids) == 0 {
+		return 0, fmt.Errorf("peak rss: process %d is not running", pid)
+	}
+	var sum uint64
+	for _, p := range pids {
+		hwm, err := vmHWM(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += hwm
+	}
+	return sum, nil
+}
+
+// vmHWM reads one process's VmHWM, in bytes.
+func vmHWM(pid int) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("peak rss: %w", err)

@@ -100,4 +100,11 @@ func TestSamplerSumsAWrappersGroup(t *testing.T) {
 	if last.Threads <= threads {
 		t.Fatalf("sampled %d threads; the wrapped server alone has %d", last.Threads, threads)
 	}
+	serverPeak, err := vmHWM(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak, err := PeakRSS(tg.Pid()); err != nil || peak <= serverPeak {
+		t.Fatalf("PeakRSS of the group = %d (%v); the wrapped server alone peaked at %d", peak, err, serverPeak)
+	}
 }
