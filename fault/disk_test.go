@@ -205,6 +205,25 @@ func TestTornWrite(t *testing.T) {
 	}
 }
 
+// TestTornWriteBack checks the exact cut point a sweep uses.
+func TestTornWriteBack(t *testing.T) {
+	for _, back := range []int64{1, 7, 100} {
+		dir, orig := walDir(t)
+		w := &TornWrite{Back: back}
+		if err := w.Inject(ctxT(t), dirTarget(dir)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(w.Path)
+		if want := orig[:int64(len(orig))-back]; !bytes.Equal(got, want) || w.Offset != int64(len(want)) {
+			t.Fatalf("Back %d: %d bytes left (offset %d), want the first %d", back, len(got), w.Offset, len(want))
+		}
+	}
+	dir, orig := walDir(t)
+	if err := (&TornWrite{Back: int64(len(orig)) + 1}).Inject(ctxT(t), dirTarget(dir)); err == nil {
+		t.Fatal("a cut before the start of the file was accepted")
+	}
+}
+
 func TestCorruptFlipsExactlyItsBytes(t *testing.T) {
 	for seed := int64(1); seed <= 20; seed++ {
 		dir, orig := walDir(t)

@@ -31,12 +31,14 @@ const DefaultPattern = "wal-*.log"
 
 // TornWrite damages the tail of a data file, as a crash in the middle of a
 // write would, at an offset drawn from Rand in the last Tail bytes (0: the
-// whole file). Apply it to a stopped server (after Kill): the server must
-// come back with a prefix of its history. File names the file inside the
-// data dir; empty picks the newest file matching DefaultPattern.
+// whole file), or exactly Back bytes before the end when Back is set (to
+// sweep every cut point). Apply it to a stopped server (after Kill): the
+// server must come back with a prefix of its history. File names the file
+// inside the data dir; empty picks the newest file matching DefaultPattern.
 type TornWrite struct {
 	Mode TornMode
 	Tail int64
+	Back int64
 	File string
 	Rand *rand.Rand
 
@@ -64,8 +66,8 @@ func (w *TornWrite) Detail() string {
 func (w *TornWrite) Inject(_ context.Context, t Target) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.Rand == nil {
-		return errors.New("torn-write: no seeded Rand")
+	if w.Rand == nil && w.Back <= 0 {
+		return errors.New("torn-write: no seeded Rand and no Back")
 	}
 	path, err := dataFile(t.DataDir(), w.File)
 	if err != nil {
@@ -83,7 +85,15 @@ func (w *TornWrite) Inject(_ context.Context, t Target) error {
 	if tail <= 0 || tail > size {
 		tail = size
 	}
-	off := size - 1 - w.Rand.Int63n(tail) // in [size-tail, size-1]: always damages
+	var off int64
+	switch {
+	case w.Back > size:
+		return fmt.Errorf("torn-write: Back %d is past the start of %s (%d bytes)", w.Back, path, size)
+	case w.Back > 0:
+		off = size - w.Back
+	default:
+		off = size - 1 - w.Rand.Int63n(tail) // in [size-tail, size-1]: always damages
+	}
 	w.Path, w.Size, w.Offset = path, size, off
 	switch w.Mode {
 	case TornCut:

@@ -9,6 +9,7 @@ type mutations struct {
 	loseWrites bool // acknowledge sets but never log them
 	staleRead  bool // GET sometimes returns the previous value
 	halfBatch  bool // log only the first half of a transaction's changes
+	splitBatch bool // log each change of a transaction as a record of its own
 	ttlReset   bool // on restart, every TTL starts again from its full length
 	evictWrong bool // LRU evicts the most recently used keys
 	noFsync    bool // never fsync

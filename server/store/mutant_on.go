@@ -17,6 +17,8 @@ func init() {
 			mutant.staleRead = true
 		case "half-batch":
 			mutant.halfBatch = true
+		case "split-batch":
+			mutant.splitBatch = true
 		case "ttl-reset":
 			mutant.ttlReset = true
 		case "evict-wrong":

@@ -276,5 +276,15 @@ func (p *planner) appendRecord(buf []byte) []byte {
 	if mutant.halfBatch && len(tx.Mutations) > 1 {
 		tx.Mutations = tx.Mutations[:len(tx.Mutations)/2]
 	}
+	if mutant.splitBatch && len(tx.Mutations) > 1 {
+		// One record per change, all at the transaction's revision: a
+		// crash between two of them leaves the transaction in part.
+		for _, mu := range tx.Mutations {
+			one := tx
+			one.Mutations = []wal.Mutation{mu}
+			buf = wal.AppendTxRecord(buf, &one)
+		}
+		return buf
+	}
 	return wal.AppendTxRecord(buf, &tx)
 }
