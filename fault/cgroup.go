@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // cgroupRoot is where the cgroup hierarchies are mounted.
@@ -98,9 +100,9 @@ func (c *cgroup) write(file, value string) error {
 
 func (c *cgroup) add(pid int) error { return c.write("cgroup.procs", strconv.Itoa(pid)) }
 
-// addGroup moves pid and the rest of its process group (see members) in.
+// addGroup moves pid and the rest of its process group (see proc.Members) in.
 func (c *cgroup) addGroup(pid int) error {
-	ms := members(pid)
+	ms := proc.Members(pid)
 	if len(ms) == 0 {
 		return fmt.Errorf("cgroup add: process %d is not running", pid)
 	}

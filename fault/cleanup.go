@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // Cleanup finds and removes what an interrupted kvchaos run left behind, and
@@ -192,7 +194,7 @@ func cleanCgroups(w io.Writer, token string) error {
 func Leftovers() []string {
 	var out []string
 	for _, p := range ownedProcs("") {
-		if alive(p.pid) {
+		if proc.Alive(p.pid) {
 			out = append(out, fmt.Sprintf("process %d %s (%s=%s)", p.pid, p.comm, OwnerEnv, p.owner))
 		}
 	}

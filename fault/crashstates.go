@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kvchaos/kvchaos/fault/lazyfs"
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // CrashState is one state of the data dir a power loss could have left: a
@@ -114,7 +115,7 @@ func (c *CrashStates) States() ([]CrashState, error) {
 // unmounts (unsynced data is gone, as in a power loss). The states stay
 // until Teardown.
 func (c *CrashStates) Inject(ctx context.Context, t Target) error {
-	if pid := t.Pid(); alive(pid) {
+	if pid := t.Pid(); proc.Alive(pid) {
 		if err := signal(pid, syscall.SIGKILL); err != nil {
 			return fmt.Errorf("crash-states: %w", err)
 		}

@@ -1,57 +1,28 @@
 package fault
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
+	"github.com/kvchaos/kvchaos/harness/proc/proctest"
 )
 
-// wrapped is a target started as a harness.Target starts a server: in its
-// own process group, here a shell wrapper that does not exec its "server"
-// (a sleep) but waits for it, so a fault on the wrapper's pid alone would
-// miss the server.
-type wrapped struct {
-	cmd    *exec.Cmd
-	server int
-	done   chan struct{}
-}
-
-func (w *wrapped) Pid() int        { return w.cmd.Process.Pid }
-func (w *wrapped) DataDir() string { return "" }
-
+// startWrapped starts a target shaped as a harness.Target starts a server:
+// in its own process group, here a shell wrapper that does not exec its
+// "server" (a sleep) but waits for it, so a fault on the wrapper's pid alone
+// would miss the server.
 func startWrapped(t *testing.T) *wrapped {
-	t.Helper()
-	cmd := exec.Command("sh", "-c", "sleep 600 & echo $!; wait")
-	cmd.Env = append(os.Environ(), OwnerEnv+"=faulttest")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := &wrapped{cmd: cmd, done: make(chan struct{})}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-w.done
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	go func() { _ = cmd.Wait(); close(w.done) }()
-	if err != nil {
-		t.Fatalf("read the server's pid: %v", err)
-	}
-	if _, err := fmt.Sscan(line, &w.server); err != nil {
-		t.Fatalf("parse the server's pid %q: %v", line, err)
-	}
-	return w
+	return &wrapped{proctest.StartWrapper(t, OwnerEnv+"=faulttest")}
 }
+
+type wrapped struct{ *proctest.Wrapper }
+
+func (w *wrapped) DataDir() string { return "" }
 
 // TestFaultsReachAWrappersServer checks that signal faults, cgroups and
 // strace act on the whole process group of a target, not only its leader.
@@ -66,8 +37,8 @@ func TestFaultsReachAWrappersServer(t *testing.T) {
 		if err := waitDead(ctx, w.Pid()); err != nil {
 			t.Fatal(err)
 		}
-		if alive(w.server) {
-			t.Fatalf("the wrapped server %d survived Kill", w.server)
+		if proc.Alive(w.Child) {
+			t.Fatalf("the wrapped server %d survived Kill", w.Child)
 		}
 	})
 	t.Run("pause", func(t *testing.T) {
@@ -76,13 +47,13 @@ func TestFaultsReachAWrappersServer(t *testing.T) {
 		if err := p.Inject(ctxT(t), w); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := ProcState(w.server); st != "T" {
+		if st, _ := ProcState(w.Child); st != "T" {
 			t.Fatalf("the wrapped server is in state %q after Pause, want T", st)
 		}
 		if err := p.Heal(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
-		waitNotStopped(t, w.server)
+		waitNotStopped(t, w.Child)
 	})
 	t.Run("memory cgroup", func(t *testing.T) {
 		w := startWrapped(t)
@@ -98,7 +69,7 @@ func TestFaultsReachAWrappersServer(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", w.server))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", w.Child))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,12 +86,12 @@ func TestFaultsReachAWrappersServer(t *testing.T) {
 		if err := s.Inject(ctxT(t), w); err != nil {
 			t.Fatal(err)
 		}
-		tracer := tracerOf(t, w.server)
+		tracer := tracerOf(t, w.Child)
 		if err := s.Heal(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
 		if tracer == 0 {
-			t.Fatalf("the wrapped server %d is not traced under slow-sync", w.server)
+			t.Fatalf("the wrapped server %d is not traced under slow-sync", w.Child)
 		}
 	})
 }

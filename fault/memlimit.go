@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // MemoryLimit puts a hard memory limit on the running server: by default it
@@ -120,7 +122,7 @@ func (m *MemoryLimit) Inject(_ context.Context, t Target) error {
 	m.pid, m.ooms = pid, 0
 	if m.Rlimit {
 		// Every process of the group: a wrapper's server too.
-		ms := members(pid)
+		ms := proc.Members(pid)
 		if len(ms) == 0 {
 			return fmt.Errorf("memory-limit: process %d is not running", pid)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kvchaos/kvchaos/fault/lazyfs"
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // PowerLoss cuts the power under the server: Setup mounts the data dir on a
@@ -128,7 +129,7 @@ func (p *PowerLoss) Inject(ctx context.Context, t Target) error {
 		return errors.New("power-loss: not set up")
 	}
 	p.pid = t.Pid()
-	if alive(p.pid) {
+	if proc.Alive(p.pid) {
 		if err := signal(p.pid, syscall.SIGKILL); err != nil {
 			return fmt.Errorf("power-loss: %w", err)
 		}

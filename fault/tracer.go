@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // tracer is strace attached to a running process for one fault window:
@@ -24,11 +26,11 @@ type tracer struct {
 }
 
 // attachTracer starts `strace ARGS -o OUT -p PID` (a -p for each process of
-// PID's group, see members), tagged with owner for Cleanup, and returns once
+// PID's group, see proc.Members), tagged with owner for Cleanup, and returns once
 // strace says it attached to each (every thread, with -f), or an error and
 // nothing left running.
 func attachTracer(ctx context.Context, name, owner string, pid int, args []string) (*tracer, error) {
-	if !alive(pid) {
+	if !proc.Alive(pid) {
 		return nil, fmt.Errorf("%s: process %d is not running", name, pid)
 	}
 	out, err := os.CreateTemp("", "kvchaos-"+owner+"-*.trace")
@@ -39,7 +41,7 @@ func attachTracer(ctx context.Context, name, owner string, pid int, args []strin
 	// Every process of the target's group (a wrapper's server too); -f in
 	// args follows the children they start later.
 	args = append(append([]string(nil), args...), "-o", out.Name())
-	pids := members(pid)
+	pids := proc.Members(pid)
 	for _, p := range pids {
 		args = append(args, "-p", strconv.Itoa(p))
 	}
@@ -109,7 +111,7 @@ func (t *tracer) detach(read func(trace *os.File)) error {
 		<-t.done
 	}
 	var err error
-	for _, p := range members(t.pid) {
+	for _, p := range proc.Members(t.pid) {
 		if st, serr := ProcState(p); serr == nil && (st == "T" || st == "t") {
 			if kerr := syscall.Kill(p, syscall.SIGCONT); kerr != nil {
 				err = fmt.Errorf("%s: continue %d after detach: %w", t.name, p, kerr)

@@ -11,6 +11,7 @@ import (
 	"github.com/shirou/gopsutil/v4/process"
 
 	"github.com/kvchaos/kvchaos/harness/artifact"
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // PidSource gives the pid to sample; a *Target is one (its pid changes on
@@ -71,7 +72,7 @@ func (s *Sampler) sample() {
 	if !s.src.Running() {
 		return
 	}
-	pids := groupMembers(s.src.Pid())
+	pids := proc.Members(s.src.Pid())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	procs := make(map[int]*process.Process, len(pids))
@@ -143,7 +144,7 @@ func (s *Sampler) PeakRSS(from float64) uint64 {
 // miss between two samples. For a group leader (a Target's server) it is the
 // sum over the group's live processes, so a wrapper script's server counts.
 func PeakRSS(pid int) (uint64, error) {
-	pids := groupMembers(pid)
+	pids := proc.Members(pid)
 	if len(pids) == 0 {
 		return 0, fmt.Errorf("peak rss: process %d is not running", pid)
 	}

@@ -8,11 +8,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // listeningPrefix starts the one line a kvserver-compatible binary prints on
@@ -382,7 +383,7 @@ func (t *Target) Kill() error {
 func waitGroupGone(pgid int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		alive := groupMembers(pgid)
+		alive := proc.Members(pgid)
 		if len(alive) == 0 {
 			return nil
 		}
@@ -391,32 +392,6 @@ func waitGroupGone(pgid int, timeout time.Duration) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// groupMembers lists pid and, when pid leads a process group (a Target's
-// server does), the other processes of that group, leaving out zombies. A
-// group's id is its leader's pid and is not reused while the group exists,
-// so the group is found even after its leader died.
-func groupMembers(pid int) []int {
-	var out []int
-	if st, _, err := procStat(pid); err == nil && st != 'Z' && st != 'X' {
-		out = append(out, pid)
-	}
-	if pid <= 1 || pid == syscall.Getpgrp() {
-		return out
-	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil || p == pid {
-			continue
-		}
-		st, pg, err := procStat(p)
-		if err == nil && pg == pid && st != 'Z' && st != 'X' {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // Terminate sends SIGTERM and returns at once; Wait waits for the exit.
@@ -449,8 +424,8 @@ func (t *Target) waitState(stopped bool) error {
 	for {
 		// The leader (pid), and a wrapper's server beside it: the group.
 		pending, cur := 0, byte(0)
-		for _, p := range groupMembers(pid) {
-			if st, err := procState(p); err == nil && (st == 'T') != stopped {
+		for _, p := range proc.Members(pid) {
+			if st, err := proc.State(p); err == nil && (st == 'T') != stopped {
 				pending, cur = p, st
 				break
 			}
@@ -463,34 +438,6 @@ func (t *Target) waitState(stopped bool) error {
 		}
 		time.Sleep(time.Millisecond) // polling the kernel: no event to wait on
 	}
-}
-
-// procState is the state letter of /proc/PID/stat (R, S, T...).
-func procState(pid int) (byte, error) {
-	st, _, err := procStat(pid)
-	return st, err
-}
-
-// procStat reads a process's state letter and process group from
-// /proc/PID/stat; the fields after the command name are "state ppid pgrp".
-func procStat(pid int) (state byte, pgrp int, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 3 {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	pgrp, err = strconv.Atoi(f[2])
-	if err != nil {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
-	}
-	return f[0][0], pgrp, nil
 }
 
 // Signal sends any signal to the running process.

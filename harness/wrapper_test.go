@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v4/process"
+
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // startWrapped starts the fake server behind a shell wrapper that does not
@@ -51,7 +53,7 @@ func TestTargetKillsAWrappersChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server is the wrapper's child: once killed, it is a zombie or gone.
-	st, err := procState(pid)
+	st, err := proc.State(pid)
 	if err == nil && st != 'Z' {
 		t.Fatalf("the wrapped server %d survived Kill (state %c)", pid, st)
 	}
@@ -64,13 +66,13 @@ func TestTargetPausesAWrappersServer(t *testing.T) {
 	if err := tg.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := procState(pid); err != nil || st != 'T' {
+	if st, err := proc.State(pid); err != nil || st != 'T' {
 		t.Fatalf("the wrapped server is in state %c (%v) after Pause, want T", st, err)
 	}
 	if err := tg.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := procState(pid); err != nil || st == 'T' {
+	if st, err := proc.State(pid); err != nil || st == 'T' {
 		t.Fatalf("the wrapped server is in state %c (%v) after Resume", st, err)
 	}
 }
