@@ -65,6 +65,25 @@ func TestClosedLoopCountsEveryCall(t *testing.T) {
 	}
 }
 
+// TestClosedLoopRunsEveryClientOnce: a client that starts only after the
+// run's end (a busy machine; here a run already over) still runs one
+// operation, so a point is never empty.
+func TestClosedLoopRunsEveryClientOnce(t *testing.T) {
+	var calls atomic.Int64
+	op := func(context.Context, int, int64) error {
+		time.Sleep(5 * time.Millisecond) // longer than the whole run
+		calls.Add(1)
+		return nil
+	}
+	res, err := Run(context.Background(), Config{Clients: 4, Duration: time.Nanosecond}, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops != 4 || calls.Load() != 4 || res.OpsPerSec <= 0 {
+		t.Fatalf("ops %d, calls %d, %.0f/s; want one op per client", res.Ops, calls.Load(), res.OpsPerSec)
+	}
+}
+
 func TestOpenLoopSendsTheSchedule(t *testing.T) {
 	var calls atomic.Int64
 	op := func(context.Context, int, int64) error { calls.Add(1); return nil }
