@@ -42,7 +42,7 @@ var faultGuides = map[string]faultGuide{
 	"CrashStates": {"Disk", "root and /dev/fuse",
 		"Start on every recorded state — each is what the disk held right after one of its fsyncs — and serve exactly the transactions acknowledged before that fsync (under `--sync always`), with no half batch and no error that a real power loss at that moment would not excuse."},
 	"TornWrite": {"Disk", "a stopped server and its data dir",
-		"Start, cut the damaged tail back to the last complete transaction, log what was dropped, and serve a prefix of the acknowledged history."},
+		"Start, cut the damaged tail back to the last complete transaction, log what was dropped, and serve a prefix of the acknowledged history. Wherever the cut falls, even inside a batch's record (the suite sweeps every 7th byte of the log's last KiB after bank transfers), a batch is applied whole or not at all."},
 	"Corrupt": {"Disk", "a stopped server and its data dir",
 		"Refuse to start, naming the file, the offset and the fix (`kvserver check` / `kvserver repair`); never start with silently lost or wrong data. `kvserver repair` keeps a backup and truncates to the last good transaction."},
 	"MemoryLimit": {"Memory and CPU", "root and a memory cgroup controller (v1 or v2); the RLIMIT_AS mode needs neither",
