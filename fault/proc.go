@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/kvchaos/kvchaos/harness/proc"
 )
@@ -43,22 +42,13 @@ func procCPUTicks(pid int) (uint64, error) {
 	return u + st, nil
 }
 
-// waitDead waits until pid and the rest of its group (see proc.Members) are gone
-// or zombies (their files are closed then), polling /proc, until ctx ends.
+// waitDead waits until pid and the rest of its group (see proc.Members) are
+// gone or zombies (their files are closed then), until ctx ends.
 func waitDead(ctx context.Context, pid int) error {
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		left := proc.Members(pid)
-		if len(left) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %v to die: %w", left, ctx.Err())
-		case <-tick.C:
-		}
+	if err := proc.Wait(ctx, pid, proc.Gone); err != nil {
+		return fmt.Errorf("wait for %d to die: %w", pid, err)
 	}
+	return nil
 }
 
 // signal sends sig to pid's process group when pid leads one (see proc.Members),
@@ -88,26 +78,11 @@ func isRoot() bool { return os.Geteuid() == 0 }
 
 var errNotRoot = fmt.Errorf("needs root: %w", ErrUnsupported)
 
-// waitState waits until pid and the rest of its group (see proc.Members) are in
-// state st (or gone), polling /proc.
+// waitState waits until pid and the rest of its group (see proc.Members)
+// are in state st (or gone), until ctx ends.
 func waitState(ctx context.Context, pid int, st string) error {
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		pending, cur := 0, ""
-		for _, p := range proc.Members(pid) {
-			if s, err := ProcState(p); err == nil && s != st {
-				pending, cur = p, s
-				break
-			}
-		}
-		if pending == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %d to reach state %s (is %s): %w", pending, st, cur, ctx.Err())
-		case <-tick.C:
-		}
+	if err := proc.Wait(ctx, pid, func(s byte) bool { return string(s) == st }); err != nil {
+		return fmt.Errorf("wait for %d to reach state %s: %w", pid, st, err)
 	}
+	return nil
 }

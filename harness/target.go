@@ -372,26 +372,12 @@ func (t *Target) Kill() error {
 	// SIGKILL is delivered asynchronously: the leader is reaped, but a
 	// wrapper's child may still be exiting (state R) and hold the data
 	// directory's lock. Wait until no member of the group still runs.
-	if err := waitGroupGone(cmd.Process.Pid, 5*time.Second); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := proc.Wait(ctx, cmd.Process.Pid, proc.Gone); err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
 	return nil
-}
-
-// waitGroupGone polls /proc until no process of process group pgid is alive
-// (zombies, which hold no files, do not count), for up to timeout.
-func waitGroupGone(pgid int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		alive := proc.Members(pgid)
-		if len(alive) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("process group %d still has %v after SIGKILL", pgid, alive)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // Terminate sends SIGTERM and returns at once; Wait waits for the exit.
@@ -419,25 +405,11 @@ func (t *Target) Resume() error {
 // process, and a wrapper's server beside it) is (or is no longer) in the
 // stopped state, for up to 5 s.
 func (t *Target) waitState(stopped bool) error {
-	pid := t.Pid()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		// The leader (pid), and a wrapper's server beside it: the group.
-		pending, cur := 0, byte(0)
-		for _, p := range proc.Members(pid) {
-			if st, err := proc.State(p); err == nil && (st == 'T') != stopped {
-				pending, cur = p, st
-				break
-			}
-		}
-		if pending == 0 {
-			return nil // vanished processes are not ours to wait for
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pid %d still in state %c", pending, cur)
-		}
-		time.Sleep(time.Millisecond) // polling the kernel: no event to wait on
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// The leader, and a wrapper's server beside it: the group. Vanished
+	// processes are not ours to wait for.
+	return proc.Wait(ctx, t.Pid(), func(st byte) bool { return (st == 'T') == stopped })
 }
 
 // Signal sends any signal to the running process.

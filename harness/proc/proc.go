@@ -6,11 +6,13 @@
 package proc
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Stat returns pid's one-letter state ('R', 'S', 'T' stopped, 't' traced,
@@ -73,3 +75,32 @@ func Members(pid int) []int {
 	}
 	return out
 }
+
+// Wait polls /proc until every live member of pid's group (see Members)
+// is in a state ok accepts, or until ctx ends. With no live member left it
+// returns at once, so an ok that accepts nothing waits for the whole group
+// to be gone (or zombies, which hold no files).
+func Wait(ctx context.Context, pid int, ok func(state byte) bool) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending, cur := 0, byte(0)
+		for _, p := range Members(pid) {
+			if st, err := State(p); err == nil && !ok(st) {
+				pending, cur = p, st
+				break
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("process %d of group %d is still in state %c: %w", pending, pid, cur, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Gone is the ok of a Wait for the group to die: no live state will do.
+func Gone(byte) bool { return false }

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"slices"
 	"syscall"
 	"testing"
@@ -49,5 +50,41 @@ func TestStatOfAMissingProcess(t *testing.T) {
 	}
 	if Alive(1 << 30) {
 		t.Fatal("a pid that cannot exist is alive")
+	}
+}
+
+func TestWait(t *testing.T) {
+	w := proctest.StartWrapper(t)
+	stopped := func(st byte) bool { return st == 'T' }
+
+	// Nothing is stopped: a short wait for it must time out and say who.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	err := Wait(ctx, w.Pid(), stopped)
+	cancel()
+	if err == nil {
+		t.Fatal("Wait for a stopped group returned while nothing was stopped")
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := syscall.Kill(-w.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := Wait(ctx, w.Pid(), stopped); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []int{w.Pid(), w.Child} {
+		if st, _ := State(p); st != 'T' {
+			t.Fatalf("Wait returned with %d in state %c", p, st)
+		}
+	}
+	if err := syscall.Kill(-w.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := Wait(ctx, w.Pid(), Gone); err != nil {
+		t.Fatal(err)
+	}
+	if Alive(w.Child) {
+		t.Fatalf("Wait(Gone) returned with %d alive", w.Child)
 	}
 }
