@@ -2,7 +2,9 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -21,7 +23,9 @@ func startWrapped(t *testing.T) (*Target, int) {
 	dir := t.TempDir()
 	wrapper := filepath.Join(dir, "wrapper.sh")
 	pidFile := filepath.Join(dir, "server.pid")
-	script := "#!/bin/sh\n" + fakeBin + " \"$@\" &\necho $! > " + pidFile + "\nwait\n"
+	// The pid file appears whole (written aside, then renamed): the test
+	// reads it as soon as it exists.
+	script := "#!/bin/sh\n" + fakeBin + " \"$@\" &\necho $! > " + pidFile + ".tmp && mv " + pidFile + ".tmp " + pidFile + "\nwait\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +37,13 @@ func startWrapped(t *testing.T) (*Target, int) {
 	if err := tg.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The server can be ready before the shell, descheduled after the
+	// fork, has written the pid file: wait for the file.
 	b, err := os.ReadFile(pidFile)
+	for deadline := time.Now().Add(10 * time.Second); errors.Is(err, fs.ErrNotExist) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // polling a file the shell writes: no event to wait on
+		b, err = os.ReadFile(pidFile)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
