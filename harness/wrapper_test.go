@@ -91,14 +91,9 @@ func TestTargetPausesAWrappersServer(t *testing.T) {
 // not only the shell in front of it.
 func TestSamplerSumsAWrappersGroup(t *testing.T) {
 	tg, pid := startWrapped(t)
-	s := StartSampler(tg, tg.Clock(), 10*time.Millisecond)
-	for deadline := time.Now().Add(10 * time.Second); len(s.Samples()) < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // polling the sampler's series: it has no event to wait on
-	}
-	samples := s.Stop()
-	if len(samples) == 0 {
-		t.Fatal("no samples")
-	}
+	// The server's threads are counted before the sampler starts: a Go
+	// process never ends a thread, but may start one at any time, so a
+	// count taken after the last sample could exceed it.
 	p, err := process.NewProcess(int32(pid))
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +101,14 @@ func TestSamplerSumsAWrappersGroup(t *testing.T) {
 	threads, err := p.NumThreads()
 	if err != nil {
 		t.Fatal(err)
+	}
+	s := StartSampler(tg, tg.Clock(), 10*time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); len(s.Samples()) < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // polling the sampler's series: it has no event to wait on
+	}
+	samples := s.Stop()
+	if len(samples) == 0 {
+		t.Fatal("no samples")
 	}
 	last := samples[len(samples)-1]
 	// The shell has one thread; the Go server has several more.
