@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -235,16 +234,8 @@ var _ = Describe("crash recovery", Label("reliability", "crash"), func() {
 					Expect(found).To(HaveKey(keys[i-1]), "%s kept %q but not %q written before it", what, keys[i], keys[i-1])
 				}
 			}
-			reply, err := snapshot(ctx, t.Client())
+			present, sum, err := bankState(ctx, t.Client())
 			Expect(err).NotTo(HaveOccurred())
-			sum, present := 0, 0
-			for _, res := range reply.Results {
-				if res.Found {
-					n, _ := strconv.Atoi(string(res.Data))
-					sum += n
-					present++
-				}
-			}
 			if present > 0 {
 				Expect(present).To(Equal(accountCount), "%s holds %d of %d accounts: a batch was applied in part", what, present, accountCount)
 				Expect(sum).To(Equal(bankTotal), "%s: the accounts sum to %d, not %d: a transfer was applied in part", what, sum, bankTotal)
