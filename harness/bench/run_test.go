@@ -37,7 +37,10 @@ func TestRunAgainstKvserver(t *testing.T) {
 		t.Fatalf("%d points, want 14", len(rep.Points))
 	}
 	for _, p := range rep.Points {
-		if p.Ops == 0 || p.Errors != 0 || p.Missed != 0 {
+		// Missed open-loop slots are a measurement (a busy machine falls
+		// behind the schedule), not a failure: load's own tests check
+		// that they are counted.
+		if p.Ops == 0 || p.Errors != 0 {
 			t.Errorf("%s %s c=%d %s: ops %d errors %d missed %d (%s)", p.Target, p.Scenario, p.Clients, p.Mode, p.Ops, p.Errors, p.Missed, p.FirstError)
 		}
 		if p.Eviction != "" && p.Server.Evictions == 0 {

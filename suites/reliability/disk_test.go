@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -58,7 +59,7 @@ var _ = Describe("disk exhaustion", Label("reliability", "disk"), func() {
 		Eventually(func() error {
 			_, err := c.Put(ctx, "after-full", []byte("space is back"), harness.PutOptions{})
 			return err
-		}).WithContext(ctx).Should(Succeed(), "writes did not work again after the space came back (no restart)")
+		}).WithContext(ctx).WithTimeout(30*time.Second).Should(Succeed(), "writes did not work again within 30 s after the space came back (no restart)")
 		Expect(c.Ready(ctx)).To(BeTrue(), "/readyz still says degraded after a write succeeded again")
 
 		Expect(t.Stop(ctx)).To(Succeed())
