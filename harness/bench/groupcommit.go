@@ -3,14 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kvchaos/kvchaos/fault"
 	"github.com/kvchaos/kvchaos/harness"
+	"github.com/kvchaos/kvchaos/harness/proc"
 )
 
 // groupCommitRounds is how many times each side of the group-commit
@@ -170,38 +168,16 @@ func startSlowTarget(ctx context.Context, bin string, args []string, ss *fault.S
 	if err != nil {
 		return nil, err
 	}
-	t, err := harness.NewTarget(harness.TargetConfig{Bin: argv[0], Args: append(argv[1:], args...),
+	return startWith(ctx, harness.TargetConfig{Bin: argv[0], Args: append(argv[1:], args...),
 		Env: []string{fault.OwnerEnv + "=bench-slow-sync"}, StartTimeout: time.Minute})
-	if err != nil {
-		return nil, err
-	}
-	if err := t.Start(ctx); err != nil {
-		_ = t.Cleanup(false)
-		return nil, err
-	}
-	return t, nil
 }
 
 // slowEndpoint is the endpoint of a target started by startSlowTarget, with
 // the server's pid (strace's child) for the CPU and RSS figures.
 func slowEndpoint(t *harness.Target) endpoint {
 	e := endpointOf(t)
-	if kid := firstChild(e.pid); kid > 0 {
-		e.pid = kid
+	if kids := proc.Children(e.pid); len(kids) > 0 {
+		e.pid = kids[0]
 	}
 	return e
-}
-
-// firstChild is the first child of pid's main thread (0 when none).
-func firstChild(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[0])
-	return n
 }

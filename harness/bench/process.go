@@ -22,7 +22,13 @@ const clockTicks = 100
 // startTarget starts bin (kvserver or the baseline) on 127.0.0.1:0 with a
 // fresh temp data dir, or dir when given.
 func startTarget(ctx context.Context, bin string, args []string, dir string) (*harness.Target, error) {
-	t, err := harness.NewTarget(harness.TargetConfig{Bin: bin, Args: args, DataDir: dir, StartTimeout: 10 * time.Minute})
+	return startWith(ctx, harness.TargetConfig{Bin: bin, Args: args, DataDir: dir, StartTimeout: 10 * time.Minute})
+}
+
+// startWith starts a target as cfg says; a target that does not come up is
+// cleaned up.
+func startWith(ctx context.Context, cfg harness.TargetConfig) (*harness.Target, error) {
+	t, err := harness.NewTarget(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -104,3 +104,19 @@ func Wait(ctx context.Context, pid int, ok func(state byte) bool) error {
 
 // Gone is the ok of a Wait for the group to die: no live state will do.
 func Gone(byte) bool { return false }
+
+// Children lists the children of pid's main thread, from
+// /proc/PID/task/PID/children (none when pid is gone).
+func Children(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
