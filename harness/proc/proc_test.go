@@ -2,7 +2,9 @@ package proc
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -65,6 +67,25 @@ func TestWait(t *testing.T) {
 		t.Fatal("Wait for a stopped group returned while nothing was stopped")
 	}
 
+	// The leader stopped alone: Wait must still see the running child.
+	if err := syscall.Kill(w.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if st, _ := State(w.Pid()); st == 'T' {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not stop")
+		}
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	err = Wait(ctx, w.Pid(), stopped)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("process %d ", w.Child)) {
+		t.Fatalf("Wait for a stopped group with only its leader stopped = %v, want an error naming the child %d", err, w.Child)
+	}
+
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := syscall.Kill(-w.Pid(), syscall.SIGSTOP); err != nil {
@@ -86,5 +107,18 @@ func TestWait(t *testing.T) {
 	}
 	if Alive(w.Child) {
 		t.Fatalf("Wait(Gone) returned with %d alive", w.Child)
+	}
+}
+
+func TestChildren(t *testing.T) {
+	w := proctest.StartWrapper(t)
+	if got := Children(w.Pid()); !slices.Equal(got, []int{w.Child}) {
+		t.Fatalf("Children(%d) = %v, want [%d]", w.Pid(), got, w.Child)
+	}
+	if got := Children(w.Child); len(got) != 0 {
+		t.Fatalf("Children of a sleep = %v", got)
+	}
+	if got := Children(1 << 30); got != nil {
+		t.Fatalf("Children of a pid that cannot exist = %v", got)
 	}
 }
